@@ -1,0 +1,66 @@
+"""Contract 1: the names that hold an exported SavedModel together.
+
+The exporter writes these names, the embedded server and the light client read them, and the tests check them.
+This module imports nothing beyond the standard library, so the gRPC client can use it without TensorFlow.
+
+Signatures (all take one input, ``text``: DT_STRING, shape [-1]):
+
+- ``serving_default``: ``embedding`` float32 [-1, dim].
+- ``classify`` (models with a classification head): ``probabilities`` float32 [-1, classes] and ``labels``
+  DT_STRING [-1, classes], the class names in the order of ``probabilities``.
+- ``attention``: ``tokens`` DT_STRING [-1, max_length] (the words after standardisation, "" for padding) and
+  ``attention`` float32 [-1, rows, max_length] (rows: hops, 1 for classic attention, or heads).
+- ``metadata``: ``metadata`` DT_STRING [-1], the model's JSON metadata repeated once per input row, so that
+  TF Serving's batching (which splits every output along dimension 0) can serve it like any other signature.
+"""
+
+from __future__ import annotations
+
+#: Version of the export layout written by :mod:`embedder.export`; bumped on incompatible changes.
+EXPORT_FORMAT_VERSION = 1
+
+INPUT_TEXT = "text"
+
+SIGNATURE_EMBED = "serving_default"
+SIGNATURE_CLASSIFY = "classify"
+SIGNATURE_ATTENTION = "attention"
+SIGNATURE_METADATA = "metadata"
+
+OUTPUT_EMBEDDING = "embedding"
+OUTPUT_PROBABILITIES = "probabilities"
+OUTPUT_LABELS = "labels"
+OUTPUT_TOKENS = "tokens"
+OUTPUT_ATTENTION = "attention"
+OUTPUT_METADATA = "metadata"
+
+#: Outputs of every signature, in the order a client lists them.
+SIGNATURE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    SIGNATURE_EMBED: (OUTPUT_EMBEDDING,),
+    SIGNATURE_CLASSIFY: (OUTPUT_PROBABILITIES, OUTPUT_LABELS),
+    SIGNATURE_ATTENTION: (OUTPUT_TOKENS, OUTPUT_ATTENTION),
+    SIGNATURE_METADATA: (OUTPUT_METADATA,),
+}
+
+# Files inside a version directory, beside saved_model.pb. TF Serving ignores assets.extra/ except for the
+# warm-up file, whose name and format (TFRecord of PredictionLog) are TF Serving's own.
+ASSETS_EXTRA_DIR = "assets.extra"
+METADATA_FILE = "embedder.json"
+KERAS_MODEL_FILE = "model.keras"
+VOCABULARY_FILE = "vocabulary.txt"
+RUN_CONFIG_FILE = "run_config.json"
+WARMUP_FILE = "tf_serving_warmup_requests"
+
+# Keys of the metadata JSON (the file and the `metadata` signature carry the same document).
+META_FORMAT_VERSION = "format_version"
+META_ARCHITECTURE = "architecture"
+META_EMBEDDING_DIM = "embedding_dim"
+META_LABELS = "labels"
+META_MAX_LENGTH = "max_length"
+META_ATTENTION_ROWS = "attention_rows"
+META_VOCABULARY_SIZE = "vocabulary_size"
+META_ENCODER_CONFIG = "encoder_config"
+META_PREPROCESSOR_CONFIG = "preprocessor_config"
+META_CREATED = "created"
+META_PACKAGE_VERSION = "embedder_version"
+
+ARCHITECTURES = ("classic", "structured", "transformer")

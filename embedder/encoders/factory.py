@@ -1,0 +1,71 @@
+"""The encoder factory: architecture names → encoder classes, and the functional model built around them."""
+
+from __future__ import annotations
+
+import keras
+
+from embedder.encoders.bilstm_max_encoder import BiLSTMMaxEncoder
+from embedder.encoders.classic_attention_encoder import ClassicAttentionEncoder
+from embedder.encoders.sentence_encoder import SentenceEncoder
+from embedder.encoders.structured_self_attentive_encoder import StructuredSelfAttentiveEncoder
+from embedder.encoders.transformer_sentence_encoder import TransformerSentenceEncoder
+from embedder.layers.classification_head import ClassificationHead
+
+#: Architecture name → encoder class. "bilstm_max" is the baseline of the comparison.
+ENCODERS: dict[str, type[SentenceEncoder]] = {
+    "classic": ClassicAttentionEncoder,
+    "structured": StructuredSelfAttentiveEncoder,
+    "transformer": TransformerSentenceEncoder,
+    "bilstm_max": BiLSTMMaxEncoder,
+}
+
+TOKEN_IDS = "token_ids"
+
+
+def encoder_class(architecture: str) -> type[SentenceEncoder]:
+    if architecture not in ENCODERS:
+        raise ValueError(
+            "Received an invalid value for argument `architecture`, expected one of "
+            f"{', '.join(repr(a) for a in ENCODERS)}. Received: architecture={architecture!r}"
+        )
+    return ENCODERS[architecture]
+
+
+def build_encoder(architecture: str, vocabulary_size: int, **kwargs) -> SentenceEncoder:
+    """Builds the encoder named `architecture` with its keyword arguments.
+
+    Example:
+        >>> encoder = build_encoder("structured", vocabulary_size=5000, attention_hops=8)
+    """
+    return encoder_class(architecture)(vocabulary_size=vocabulary_size, name="encoder", **kwargs)
+
+
+def build_model(encoder: SentenceEncoder, num_classes: int | None = None, **head_kwargs) -> keras.Model:
+    """Wraps an encoder (and, with `num_classes`, a `ClassificationHead`) into a functional Keras model.
+
+    The model takes int32 token ids (batch, length) and returns a dict with "embedding" (batch, dim),
+    "attention" (batch, rows, length) and, with a head, "probabilities" (batch, num_classes).
+    """
+    token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS)
+    embedding, attention = encoder(token_ids)
+    outputs = {"embedding": embedding, "attention": attention}
+    if num_classes is not None:
+        outputs["probabilities"] = ClassificationHead(num_classes, name="classification_head", **head_kwargs)(
+            embedding
+        )
+    return keras.Model(token_ids, outputs, name=f"{encoder.name}_model")
+
+
+def get_encoder(model: keras.Model) -> SentenceEncoder:
+    """The encoder layer of a model made by `build_model`."""
+    for layer in model.layers:
+        if isinstance(layer, SentenceEncoder):
+            return layer
+    raise ValueError(f"Model {model.name!r} has no SentenceEncoder layer.")
+
+
+def architecture_of(encoder: SentenceEncoder) -> str:
+    for name, cls in ENCODERS.items():
+        if type(encoder) is cls:
+            return name
+    raise ValueError(f"Unknown encoder class {type(encoder).__name__}.")

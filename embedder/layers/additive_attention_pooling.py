@@ -1,0 +1,104 @@
+"""Classic (Bahdanau-style) attention pooling: one learned attention vector over a sequence."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from embedder.layers.masked_softmax import masked_softmax
+from embedder.layers.validation import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="embedder")
+class AdditiveAttentionPooling(keras.layers.Layer):
+    """Pools a sequence into one context vector with additive attention (Bahdanau et al. 2015).
+
+    For states h_t and a query q, the score of position t is ``v · tanh(W_h h_t + W_q q + b)``; the weights are
+    the softmax of the scores over the unmasked positions, and the output is the weighted sum of the states.
+    Without an external query the layer uses a learned global query vector (Yang et al. 2016), so the same layer
+    serves both the steered and the self-contained case.
+
+    Args:
+        attention_units: width of the scoring MLP (d_a). Defaults to 128.
+        query_dim: size of the learned global query, used when no query is passed. Defaults to
+            `attention_units`.
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: states of shape (batch, length, features).
+        mask: optional boolean (batch, length); False marks padding.
+        query: optional (batch, query_features) vector that steers the scores.
+
+    Returns:
+        A tuple ``(context, weights)``: context (batch, features) and weights (batch, length), which sum to 1 over
+        the unmasked positions and are 0 on padding.
+
+    Example:
+        >>> pool = AdditiveAttentionPooling(attention_units=16)
+        >>> context, weights = pool(np.ones((2, 5, 8)), mask=np.array([[1, 1, 1, 0, 0]] * 2, bool))
+        >>> context.shape, weights.shape
+        ((2, 8), (2, 5))
+
+    References:
+        Bahdanau, Cho & Bengio (2015), Neural Machine Translation by Jointly Learning to Align and Translate.
+        Yang et al. (2016), Hierarchical Attention Networks for Document Classification.
+    """
+
+    def __init__(self, attention_units: int = 128, query_dim: int | None = None, **kwargs):
+        check_positive_int("attention_units", attention_units)
+        if query_dim is not None:
+            check_positive_int("query_dim", query_dim)
+        super().__init__(**kwargs)
+        self.attention_units = attention_units
+        self.query_dim = query_dim
+        self.supports_masking = True
+
+    def build(self, inputs_shape, query_shape=None):
+        features = inputs_shape[-1]
+        self.state_projection = self.add_weight(
+            name="state_projection", shape=(features, self.attention_units), initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.attention_units,), initializer="zeros")
+        global_query_dim = self.query_dim or self.attention_units
+        self.global_query = self.add_weight(
+            name="global_query", shape=(global_query_dim,), initializer="glorot_uniform"
+        )
+        self.global_query_projection = self.add_weight(
+            name="global_query_projection",
+            shape=(global_query_dim, self.attention_units),
+            initializer="glorot_uniform",
+        )
+        if query_shape is not None:
+            self.query_projection = self.add_weight(
+                name="query_projection", shape=(query_shape[-1], self.attention_units), initializer="glorot_uniform"
+            )
+        self.score_vector = self.add_weight(
+            name="score_vector", shape=(self.attention_units,), initializer="glorot_uniform"
+        )
+
+    def call(self, inputs, mask=None, query=None):
+        if query is None:
+            steer = ops.matmul(self.global_query, self.global_query_projection)  # (d_a,)
+            steer = ops.reshape(steer, (1, 1, -1))  # (1, 1, d_a)
+        else:
+            if not hasattr(self, "query_projection"):
+                raise ValueError(
+                    "`AdditiveAttentionPooling` was built without a query; pass `query` on its first call to use one."
+                )
+            steer = ops.expand_dims(ops.matmul(query, self.query_projection), 1)  # (B, 1, d_a)
+        hidden = ops.tanh(ops.matmul(inputs, self.state_projection) + steer + self.bias)  # (B, T, d_a)
+        scores = ops.sum(hidden * self.score_vector, axis=-1)  # (B, T)
+        weights = masked_softmax(scores, mask)  # (B, T) float32
+        context = ops.sum(inputs * ops.cast(ops.expand_dims(weights, -1), inputs.dtype), axis=1)  # (B, D)
+        return context, weights
+
+    def compute_output_shape(self, inputs_shape, query_shape=None):
+        return (inputs_shape[0], inputs_shape[-1]), (inputs_shape[0], inputs_shape[1])
+
+    def compute_mask(self, inputs, mask=None, query=None):
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"attention_units": self.attention_units, "query_dim": self.query_dim})
+        return config

@@ -1,0 +1,78 @@
+"""The TensorFlow functions behind every signature: strings in, the contract's outputs out.
+
+One `tf.Module` holds the text preprocessor and the Keras model; its `tf.function`s are exported as the
+SavedModel's signatures and are also what `SentenceEmbedder` calls in-process, so the served model and the
+in-process one run the same graph.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import tensorflow as tf
+
+from embedder import contract
+from embedder.text_preprocessor import TextPreprocessor
+
+TEXT_SPEC = tf.TensorSpec(shape=[None], dtype=tf.string, name=contract.INPUT_TEXT)
+
+
+class ServingModule(tf.Module):
+    """Signatures over a model made by `embedder.encoders.build_model` and its preprocessor.
+
+    Args:
+        model: the functional Keras model (token ids → {"embedding", "attention"[, "probabilities"]}).
+        preprocessor: the `TextPreprocessor` the model was trained with.
+        metadata: the JSON-serialisable metadata document returned by the `metadata` signature.
+        labels: class names, in the order of the model's probabilities, for models with a head.
+    """
+
+    def __init__(self, model: keras.Model, preprocessor: TextPreprocessor, metadata: dict, labels=None):
+        super().__init__(name="embedder")
+        self.model = model
+        self.preprocessor = preprocessor
+        self.labels = list(labels) if labels else []
+        self._metadata_json = json.dumps(metadata, sort_keys=True)
+        self._labels_tensor = tf.constant(self.labels or [""], dtype=tf.string)
+
+    def _run(self, text):
+        words = self.preprocessor.words(text)  # (B, (T)) strings
+        token_ids = self.preprocessor.ids(words)  # (B, T) int32
+        return words, self.model(token_ids, training=False)
+
+    @tf.function(input_signature=[TEXT_SPEC])
+    def embed(self, text):
+        _, outputs = self._run(text)
+        return {contract.OUTPUT_EMBEDDING: tf.cast(outputs["embedding"], tf.float32)}  # (B, dim)
+
+    @tf.function(input_signature=[TEXT_SPEC])
+    def classify(self, text):
+        _, outputs = self._run(text)
+        probabilities = tf.cast(outputs["probabilities"], tf.float32)  # (B, C)
+        labels = tf.tile(tf.expand_dims(self._labels_tensor, 0), [tf.shape(text)[0], 1])  # (B, C)
+        return {contract.OUTPUT_PROBABILITIES: probabilities, contract.OUTPUT_LABELS: labels}
+
+    @tf.function(input_signature=[TEXT_SPEC])
+    def attention(self, text):
+        words, outputs = self._run(text)
+        weights = tf.cast(outputs["attention"], tf.float32)  # (B, rows, T)
+        width = self.preprocessor.max_length
+        weights = tf.pad(weights, [[0, 0], [0, 0], [0, width - tf.shape(weights)[2]]])  # (B, rows, max_length)
+        weights = tf.ensure_shape(weights, [None, None, width])
+        return {contract.OUTPUT_TOKENS: self.preprocessor.padded_words(words), contract.OUTPUT_ATTENTION: weights}
+
+    @tf.function(input_signature=[TEXT_SPEC])
+    def metadata(self, text):
+        return {contract.OUTPUT_METADATA: tf.fill(tf.shape(text), self._metadata_json)}  # (B,)
+
+    def signatures(self) -> dict:
+        """The concrete functions to export, keyed by signature name."""
+        signatures = {
+            contract.SIGNATURE_EMBED: self.embed.get_concrete_function(),
+            contract.SIGNATURE_ATTENTION: self.attention.get_concrete_function(),
+            contract.SIGNATURE_METADATA: self.metadata.get_concrete_function(),
+        }
+        if self.labels:
+            signatures[contract.SIGNATURE_CLASSIFY] = self.classify.get_concrete_function()
+        return signatures

@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny vocabularies, tiny models of every architecture, and their exports."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+TINY_TEXTS = [
+    "a good film",
+    "a bad film",
+    "what a wonderful , moving story",
+    "the plot was dull and the acting worse",
+    "who wrote hamlet ?",
+    "how far is the moon from the earth ?",
+]
+
+#: Small, fast settings for each architecture (a few thousand weights).
+TINY_ENCODERS = {
+    "classic": dict(embedding_dim=8, rnn_units=6, attention_units=5),
+    "structured": dict(embedding_dim=8, rnn_units=6, attention_units=5, attention_hops=3),
+    "transformer": dict(hidden_dim=8, num_heads=2, num_layers=2, intermediate_dim=16),
+    "bilstm_max": dict(embedding_dim=8, rnn_units=6),
+}
+TINY_MAX_LENGTH = 12
+
+
+@pytest.fixture(scope="session")
+def tiny_vocabulary():
+    from embedder.text_preprocessor import build_vocabulary
+
+    return build_vocabulary(TINY_TEXTS)
+
+
+def make_tiny_embedder(architecture: str, vocabulary, labels=("negative", "positive"), seed: int = 0, **overrides):
+    import keras
+
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    keras.utils.set_random_seed(seed)
+    kwargs = dict(TINY_ENCODERS[architecture], **overrides)
+    return SentenceEmbedder.create(
+        architecture, vocabulary, max_length=TINY_MAX_LENGTH, labels=list(labels) if labels else None, **kwargs
+    )
+
+
+@pytest.fixture(scope="session")
+def exported_models(tmp_path_factory, tiny_vocabulary):
+    """One exported tiny model (with a head) per architecture: {architecture: (embedder, version_dir)}."""
+    base = tmp_path_factory.mktemp("models")
+    exported = {}
+    for architecture in ("classic", "structured", "transformer"):
+        embedder = make_tiny_embedder(architecture, tiny_vocabulary)
+        exported[architecture] = (embedder, embedder.export(base / architecture))
+    return exported
