@@ -15,9 +15,13 @@ import sys
 
 #: Modules that register subcommands, in the order `--help` lists them.
 COMMAND_MODULES = (
-    "embedder.commands",
-    "training.commands",
-    "serving.commands",
+    "embedder.commands",  # info
+    "serving.quickstart_cli",  # quickstart (make run)
+    "training.commands",  # train, finetune, evaluate, explain
+    "training.distill_cli",  # distill
+    "serving.server_cli",  # serve
+    "serving.client_cli",  # embed
+    "serving.corpus_cli",  # embed-corpus
 )
 
 
