@@ -51,7 +51,7 @@ def run_layer_test(
     assert len(layer.trainable_weights) == expected_num_trainable_weights
     if expected_num_trainable_weights:
         model = keras.Model(symbolic_input, symbolic[fit_output])
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5), loss="mse")
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5), loss="mse", run_eagerly=True)
         before = [w.numpy().copy() for w in layer.trainable_weights]
         target = np.random.default_rng(0).normal(size=np.shape(eager[fit_output])).astype("float32")
         rows = target.shape[0]  # 1 for layers whose output does not depend on the batch (position encodings)
