@@ -50,8 +50,10 @@ def test_models_config_is_parsed_with_the_real_message_and_relative_paths_resolv
     "text, message",
     [
         ('model_config_list { config { name: "a" base_path: "/m/a" basepath: "x" } }', 'no field named "basepath"'),
-        ('model_config_list { config { name: "a" base_path: "/a" } config { name: "a" base_path: "/b" } }',
-         "more than once"),
+        (
+            'model_config_list { config { name: "a" base_path: "/a" } config { name: "a" base_path: "/b" } }',
+            "more than once",
+        ),
         ('model_config_list { config { name: "a" } }', "has no base_path"),
         ('model_config_list { config { name: "a" base_path: "/a" model_platform: "onnx" } }', "only 'tensorflow'"),
     ],
@@ -104,8 +106,10 @@ def test_unset_batching_fields_keep_tf_servings_defaults():
         ("max_batch_size: 64", "max_batch_size"),  # a wrapper message, not a scalar, as in TF Serving
         ("max_batch_size { value: 0 }", "expected a positive integer"),
         ("max_batch_size { value: 64 } allowed_batch_sizes: 8 allowed_batch_sizes: 32", "must equal"),
-        ("max_batch_size { value: 64 } allowed_batch_sizes: 32 allowed_batch_sizes: 8 allowed_batch_sizes: 64",
-         "increasing"),
+        (
+            "max_batch_size { value: 64 } allowed_batch_sizes: 32 allowed_batch_sizes: 8 allowed_batch_sizes: 64",
+            "increasing",
+        ),
     ],
 )
 def test_invalid_batching_parameters_name_the_problem(tmp_path, text, message):
