@@ -21,6 +21,7 @@ Memory is bounded by the chunks in flight, whatever the corpus size.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import sys
 import time
@@ -44,10 +45,11 @@ from serving.corpus.manifest import (
     check_resumable,
     load_manifest,
     now,
+    package_version,
 )
 from serving.corpus.model_info import EmbeddingBackend
 from serving.corpus.npy_writer import NpyWriter
-from serving.corpus.parquet_writer import SHARD_PATTERN, ParquetShardWriter
+from serving.corpus.parquet_writer import ParquetShardWriter
 from serving.corpus.progress import progress_bar
 from serving.corpus.records import Record
 
@@ -135,15 +137,13 @@ class CorpusJobConfig:
         }
 
 
-def _our_files(name: str) -> bool:
-    return (
-        name in (MANIFEST_FILE, f".{MANIFEST_FILE}.tmp", BAD_LINES_FILE, *NpyWriter.file_names())
-        or bool(SHARD_PATTERN.match(name))
-        or name.endswith(".parquet.tmp")
-    )
+#: Files a corpus job (single-process or Beam) writes in its output directory: what --overwrite may remove.
+_JOB_FILES = re.compile(
+    r"^(manifest\.json|embeddings\.npy|ids\.npy|part-[\w-]+\.parquet|bad_lines[\w-]*\.jsonl|\..+\.tmp)$"
+)
 
 
-def _prepare_output(config: CorpusJobConfig) -> Manifest | None:
+def prepare_output(config: CorpusJobConfig) -> Manifest | None:
     """Checks (and for `overwrite`, clears) the output directory; returns the manifest to resume, if any."""
     out = Path(config.output)
     if out.exists() and not out.is_dir():
@@ -161,7 +161,7 @@ def _prepare_output(config: CorpusJobConfig) -> Manifest | None:
             "replace its output, or choose another directory."
         )
     if entries:
-        foreign = [name for name in entries if not _our_files(name)]
+        foreign = [name for name in entries if not _JOB_FILES.match(name)]
         if foreign:
             raise OutputExists(
                 f"--overwrite replaces only a corpus job's files, and {out} holds others too: {foreign[:5]}. "
@@ -209,8 +209,6 @@ def _make_chunk(index: int, records: list[Record], policy: str) -> _Chunk:
 
 
 def _new_manifest(config: CorpusJobConfig, backend: EmbeddingBackend, corpus: CorpusInput) -> Manifest:
-    from embedder.sentence_embedder import package_version
-
     rows = corpus.records - (corpus.bad if config.bad_lines == SKIP else 0)
     chunks = -(-corpus.records // config.chunk_size)
     files = NpyWriter.file_names() if config.output_format == "npy" else ParquetShardWriter.file_names(chunks)
@@ -251,7 +249,7 @@ def embed_corpus(config: CorpusJobConfig, backend: EmbeddingBackend, files: File
         ResumeRefused: resume was asked for, but the output belongs to another model version, input or options.
         FileNotFoundError, ValueError: the input cannot be read as asked.
     """
-    previous = _prepare_output(config)
+    previous = prepare_output(config)
     if previous is not None and previous.status == COMPLETE:
         # Checked like any resume, so a finished output is never mistaken for another job's.
         check_resumable(previous, backend.info.to_dict(), previous.input, config.output_options())

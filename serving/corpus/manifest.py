@@ -86,6 +86,16 @@ class Manifest:
             os.close(dir_fd)
 
 
+def package_version() -> str:
+    """The installed sentence-embedder version, for the record (stdlib only: no TensorFlow import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sentence-embedder")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 - py3.10
 

@@ -1,0 +1,79 @@
+"""Embeddings from a served model, through `serving.EmbeddingClient` (gRPC; no TensorFlow in this process).
+
+The version is resolved once, when the backend is created (the newest AVAILABLE one, unless a number is given),
+and every request names that number: a server that loads a new version during the job keeps answering the job
+with the pinned one, as long as its version policy keeps it loaded, and a server that dropped it answers
+NOT_FOUND, which stops the job at a chunk boundary instead of mixing embedding spaces. The client splits each
+chunk into requests of `batch_size` sentences and keeps `requests_in_flight` of them in flight.
+
+Example:
+    >>> backend = GrpcBackend("localhost:8500", "default")
+    >>> backend.info.version, backend.embed(["How far is the moon?"]).shape
+    (3, (1, 256))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from embedder import contract
+from serving.corpus.model_info import ModelInfo
+
+
+class GrpcBackend:
+    """Embeds through TF Serving's (or `embedder serve`'s) gRPC API with one pinned model version.
+
+    Args:
+        target: the server's ``host:port``.
+        model: the served model's name.
+        version: the version number to use; None pins the newest AVAILABLE version. Defaults to None.
+        batch_size: sentences per request (at or under the server's ``max_batch_size``). Defaults to 64.
+        requests_in_flight: requests sent at the same time. Defaults to 8.
+        timeout: seconds one chunk may take, retries included. Defaults to 600.
+        **client_kwargs: more `EmbeddingClient` arguments (``tls``, ``root_certificates``, ``retry``…).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        model: str,
+        version: int | None = None,
+        *,
+        batch_size: int = 64,
+        requests_in_flight: int = 8,
+        timeout: float | None = 600.0,
+        **client_kwargs,
+    ):
+        from serving.client import EmbeddingClient
+
+        self._client = EmbeddingClient(
+            target,
+            model,
+            max_batch_size=batch_size,
+            max_in_flight=requests_in_flight,
+            timeout=timeout,
+            **client_kwargs,
+        )
+        try:
+            self.version = self._client.resolve_version() if version is None else version
+            metadata = self._client.metadata(version=self.version)
+        except BaseException:
+            self._client.close()
+            raise
+        self.info = ModelInfo(
+            name=model,
+            version=self.version,
+            embedding_dim=int(metadata[contract.META_EMBEDDING_DIM]),
+            created=metadata.get(contract.META_CREATED),
+            architecture=metadata.get(contract.META_ARCHITECTURE),
+            source=f"grpc://{target}",
+        )
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """float32 (len(texts), dim) embeddings from the pinned version."""
+        if not texts:
+            return np.zeros((0, self.info.embedding_dim), np.float32)
+        return self._client.embed(list(texts), version=self.version)
+
+    def close(self) -> None:
+        self._client.close()
