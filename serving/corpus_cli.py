@@ -40,9 +40,11 @@ def register(subparsers) -> None:
         help="the version to embed with (default: the newest; resolved once and used for every chunk)",
     )
     model.add_argument(
-        "--batch-size", type=int, metavar="N", help="sentences per model call (default 128) or per request (64)"
+        "--batch-size", type=int, default=128, metavar="N", help="sentences per model call or request (default 128)"
     )
-    model.add_argument("--requests-in-flight", type=int, default=8, metavar="N", help="gRPC requests at once")
+    model.add_argument(
+        "--requests-in-flight", type=int, default=4, metavar="N", help="gRPC requests at once, per chunk (default 4)"
+    )
     model.add_argument("--timeout", type=float, default=600.0, metavar="S", help="gRPC: seconds per chunk")
     model.add_argument("--tls", action="store_true", help="gRPC over TLS")
     model.add_argument("--root-certificates", metavar="PEM", help="gRPC: CA certificate file to trust (implies TLS)")
@@ -71,7 +73,7 @@ def register(subparsers) -> None:
     output.add_argument("--include-text", action="store_true", help="Parquet: add the sentence to each row")
     output.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
     output.add_argument(
-        "--chunk-size", type=int, default=8192, metavar="N", help="lines per committed chunk / Parquet shard"
+        "--chunk-size", type=int, default=2048, metavar="N", help="lines per committed chunk / Parquet shard"
     )
 
     job = parser.add_argument_group("job")

@@ -26,9 +26,9 @@ class BackendSpec:
         model: the served model's name (kind "grpc").
         version: the version number; None: the latest (in-process: under the base path; gRPC: the newest
             AVAILABLE). Defaults to None.
-        batch_size: sentences per model call (in-process) or per request (gRPC). Defaults to 128 in-process and
-            64 over gRPC.
-        requests_in_flight: gRPC requests sent at the same time. Defaults to 8.
+        batch_size: sentences per model call (in-process) or per request (gRPC; keep it at or under the server's
+            batching ``max_batch_size``, 256 in our batching config). Defaults to 128.
+        requests_in_flight: gRPC requests sent at the same time. Defaults to 4.
         timeout: gRPC: seconds one chunk may take, retries included. Defaults to 600.
         tls: gRPC over TLS. Defaults to False.
         root_certificates: gRPC: a PEM file of the CA to trust (implies TLS).
@@ -39,8 +39,8 @@ class BackendSpec:
     target: str | None = None
     model: str | None = None
     version: int | None = None
-    batch_size: int | None = None
-    requests_in_flight: int = 8
+    batch_size: int = 128
+    requests_in_flight: int = 4
     timeout: float | None = 600.0
     tls: bool = False
     root_certificates: str | None = None
@@ -71,14 +71,14 @@ class BackendSpec:
         if self.kind == SAVED_MODEL:
             from serving.corpus.saved_model_backend import SavedModelBackend
 
-            return SavedModelBackend(self._saved_model_path(), batch_size=self.batch_size or 128)
+            return SavedModelBackend(self._saved_model_path(), batch_size=self.batch_size)
         from serving.corpus.grpc_backend import GrpcBackend
 
         return GrpcBackend(
             self.target,
             self.model,
             self.version,
-            batch_size=self.batch_size or 64,
+            batch_size=self.batch_size,
             requests_in_flight=self.requests_in_flight,
             timeout=self.timeout,
             tls=self.tls,

@@ -27,8 +27,8 @@ class GrpcBackend:
         target: the server's ``host:port``.
         model: the served model's name.
         version: the version number to use; None pins the newest AVAILABLE version. Defaults to None.
-        batch_size: sentences per request (at or under the server's ``max_batch_size``). Defaults to 64.
-        requests_in_flight: requests sent at the same time. Defaults to 8.
+        batch_size: sentences per request (at or under the server's ``max_batch_size``). Defaults to 128.
+        requests_in_flight: requests sent at the same time. Defaults to 4.
         timeout: seconds one chunk may take, retries included. Defaults to 600.
         **client_kwargs: more `EmbeddingClient` arguments (``tls``, ``root_certificates``, ``retry``…).
     """
@@ -39,8 +39,8 @@ class GrpcBackend:
         model: str,
         version: int | None = None,
         *,
-        batch_size: int = 64,
-        requests_in_flight: int = 8,
+        batch_size: int = 128,
+        requests_in_flight: int = 4,
         timeout: float | None = 600.0,
         **client_kwargs,
     ):

@@ -83,7 +83,7 @@ class CorpusJobConfig:
         output_format: "npy" or "parquet". Defaults to "npy".
         include_text: add the sentence to Parquet shards. Defaults to False.
         normalize: L2-normalise the embeddings. Defaults to False.
-        chunk_size: lines per committed chunk (and per Parquet shard). Defaults to 8192.
+        chunk_size: lines per committed chunk (and per Parquet shard). Defaults to 2048.
         chunks_in_flight: chunks being embedded at once (keeps the model or the server busy while a chunk is
             written). Defaults to 2.
         resume: continue the job in `output` from its last committed chunk. Defaults to False.
@@ -100,7 +100,7 @@ class CorpusJobConfig:
     output_format: str = "npy"
     include_text: bool = False
     normalize: bool = False
-    chunk_size: int = 8192
+    chunk_size: int = 2048
     chunks_in_flight: int = 2
     resume: bool = False
     overwrite: bool = False

@@ -1,0 +1,285 @@
+"""Benchmark: `embedder embed-corpus` end to end, against the in-process model call alone, and its memory.
+
+On one corpus (TREC's questions, cycled to `--lines` lines), each measurement in a fresh process:
+
+- model alone: the SavedModel's ``serving_default`` called in-process on the corpus already in memory, in the
+  job's own batches (its default chunks sorted by length, 128 sentences a call), no reading, no writing; timed one
+  chunk at a time and two chunks at a time (as the job runs them), and the faster of the two counts;
+- in-process job: `embed_corpus` with `SavedModelBackend` (``--saved-model``): scan, read, embed, write .npy
+  through the memory map, commit every chunk;
+- served job: `embed_corpus` with `GrpcBackend` (``--target``) against ``embedder serve`` in its own process on
+  127.0.0.1 (the job's process imports no TensorFlow).
+
+Throughput is lines per second of the timed part (the model is loaded and warmed up before the clock starts; the
+job's time includes its input scan). Runs go in rounds (model alone, in-process job, served job), with the model
+alone measured once more at the end; each job is compared with the mean of the model-alone runs just before and
+after it, so drift in the shared machine's load shows in the per-round ratios. Goal: each job ≥ 0.8 of the model
+alone. The jobs run with their defaults (chunk size, batch size, requests in flight). Memory: the peak of RssAnon
+(sampled every 10 ms from /proc/self/status; memory-mapped output pages are file-backed and not counted) at
+`--small` and `--lines` lines, for both jobs: flat means the two sizes peak about the same.
+
+    python bench/corpus_throughput.py                      # 100k and 10k lines, a default-size model
+    python bench/corpus_throughput.py --model models/default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TREC = PROJECT_ROOT.parent / "shared" / "data" / "trec"
+
+
+# ------------------------------------------------------------------------------------------------ worker side
+class PeakAnonymousMemory:
+    """Samples RssAnon (KiB) of this process every `interval` seconds in a thread; `peak_mib` is the highest."""
+
+    def __init__(self, interval: float = 0.01):
+        self.interval, self.peak_kib, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def current_kib() -> int:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak_kib = max(self.peak_kib, self.current_kib())
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self.peak_kib = self.current_kib()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_kib = max(self.peak_kib, self.current_kib())
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_kib / 1024
+
+
+def job_defaults() -> tuple[int, int]:
+    """The job's default chunk size and batch size: the settings a user gets, and the ones measured here."""
+    import dataclasses
+
+    from serving.corpus.backend_spec import BackendSpec
+    from serving.corpus.job import CorpusJobConfig
+
+    chunk = next(f.default for f in dataclasses.fields(CorpusJobConfig) if f.name == "chunk_size")
+    batch = next(f.default for f in dataclasses.fields(BackendSpec) if f.name == "batch_size")
+    return chunk, batch
+
+
+def worker(args) -> dict:
+    """One measurement in this (fresh) process; returns its JSON report."""
+    from serving.corpus.backend_spec import GRPC, SAVED_MODEL, BackendSpec
+
+    chunk_size, batch_size = job_defaults()
+
+    if args.mode == "model-alone":
+        import numpy as np
+
+        from serving.corpus.job import length_order
+        from serving.corpus.saved_model_backend import SavedModelBackend
+
+        backend = SavedModelBackend(args.model, batch_size=batch_size)
+        texts = Path(args.corpus).read_text("utf-8").splitlines()
+        chunks = []
+        for start in range(0, len(texts), chunk_size):
+            chunk = texts[start : start + chunk_size]
+            chunks.append([chunk[i] for i in length_order(chunk)])
+        backend.embed(chunks[0][:batch_size])  # warm-up
+        started = time.perf_counter()
+        rows = sum(len(backend.embed(chunk)) for chunk in chunks)
+        seconds = time.perf_counter() - started
+        # The job keeps two chunks in the model at once; the model alone gets the same chance.
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            threaded_rows = sum(len(vectors) for vectors in pool.map(backend.embed, chunks))
+        threaded_seconds = time.perf_counter() - started
+        assert rows == threaded_rows == len(texts) and np.isfinite(backend.embed(texts[:2])).all()
+        return {
+            "lines": rows,
+            "seconds": min(seconds, threaded_seconds),
+            "sequential_s": seconds,
+            "two_threads_s": threaded_seconds,
+        }
+
+    from serving.corpus.job import CorpusJobConfig, embed_corpus
+
+    if args.mode == "job-in-process":
+        spec = BackendSpec(kind=SAVED_MODEL, saved_model=args.model)
+    else:
+        spec = BackendSpec(kind=GRPC, target=args.target, model="bench")
+    with PeakAnonymousMemory() as memory:
+        backend = spec.create()
+        backend.embed(["a warm-up sentence"] * 4)
+        config = CorpusJobConfig(inputs=(args.corpus,), output=args.out, progress=False)
+        started = time.perf_counter()
+        manifest = embed_corpus(config, backend)
+        seconds = time.perf_counter() - started
+        backend.close()
+    report = {"lines": manifest.input["records"], "seconds": seconds, "peak_rss_anon_mib": memory.peak_mib}
+    report["imports_tensorflow"] = "tensorflow" in sys.modules
+    return report
+
+
+# ------------------------------------------------------------------------------------------------ driver side
+def make_corpus(path: Path, lines: int) -> None:
+    texts = []
+    for name in ("train.tsv", "test.tsv"):
+        with open(TREC / name, encoding="utf-8") as handle:
+            next(handle)
+            texts.extend(line.rstrip("\n").split("\t", 1)[1] for line in handle)
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(lines):
+            out.write(texts[i % len(texts)] + "\n")
+
+
+def export_bench_model(directory: Path) -> Path:
+    """A structured self-attentive model of default size, vocabulary from TREC's training questions (untrained
+    weights: throughput does not depend on their values)."""
+    from embedder import SentenceEmbedder, build_vocabulary
+
+    with open(TREC / "train.tsv", encoding="utf-8") as handle:
+        texts = [line.rstrip("\n").split("\t", 1)[1] for line in list(handle)[1:]]
+    return SentenceEmbedder.create("structured", build_vocabulary(texts)).export(directory / "bench", warmup=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_worker(mode: str, corpus: Path, out: Path, model: str, target: str) -> dict:
+    command = [sys.executable, __file__, "--worker", mode, "--corpus", str(corpus), "--out", str(out)]
+    command += ["--model", model, "--target", target]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} failed:\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["lines_per_s"] = report["lines"] / report["seconds"]
+    print(f"  {mode:15s} {corpus.name:14s} {report['lines_per_s']:8.0f} lines/s  {json.dumps(report)}", flush=True)
+    return report
+
+
+def wait_for_server(target: str, server: subprocess.Popen, timeout: float = 300) -> None:
+    from serving import EmbeddingClient
+
+    deadline = time.monotonic() + timeout
+    with EmbeddingClient(target, "bench", timeout=5) as client:
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"the server exited with status {server.returncode}")
+            try:
+                client.resolve_version()
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=100_000, help="the large corpus (default 100000)")
+    parser.add_argument("--small", type=int, default=10_000, help="the small corpus, for memory (default 10000)")
+    parser.add_argument("--model", help="a model base path or version directory; default: export a fresh one")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (model alone, in-process, served)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        args.mode = args.worker
+        print(json.dumps(worker(args)), flush=True)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="corpus-bench-") as workdir:
+        work = Path(workdir)
+        model = args.model or str(export_bench_model(work / "models").parent)
+        from embedder.versions import resolve_version_dir
+
+        version_dir = resolve_version_dir(model)
+        served = work / "served" / "bench"
+        served.mkdir(parents=True)
+        os.symlink(version_dir.resolve(), served / "1")
+        small, large = work / f"corpus-{args.small}.txt", work / f"corpus-{args.lines}.txt"
+        make_corpus(small, args.small)
+        make_corpus(large, args.lines)
+        port = free_port()
+        target = f"127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "embedder", "serve", f"--port={port}", "--model_name=bench"]
+            + [f"--model_base_path={served}", "--file_system_poll_wait_seconds=0"],
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_server(target, server)
+            print(f"model {version_dir}; corpora of {args.small} and {args.lines} lines; server {target}")
+            runs = {}
+            sequence = []
+            for round_ in range(args.rounds):
+                sequence += [
+                    (f"alone-{round_}", "model-alone", large),
+                    (f"in-process-{round_}", "job-in-process", large),
+                ]
+                sequence += [(f"served-{round_}", "job-grpc", large)]
+            sequence += [(f"alone-{args.rounds}", "model-alone", large)]
+            sequence += [("in-process-small", "job-in-process", small), ("served-small", "job-grpc", small)]
+            for name, mode, corpus in sequence:
+                runs[name] = run_worker(mode, corpus, work / f"out-{name}", str(version_dir), target)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    report(runs, args)
+
+
+def report(runs: dict, args) -> None:
+    """Prints the results as Markdown tables: per round, each job against the model alone measured around it."""
+    chunk_size, batch_size = job_defaults()
+    print(f"\nchunks of {chunk_size} lines, {batch_size} sentences per model call or request\n")
+    header = " | ".join(f"round {r + 1}" for r in range(args.rounds))
+    print(f"| {args.lines:,} lines, lines/s | {header} | ratio to the model alone (rounds) |")
+    print("|---|" + "---|" * (args.rounds + 1))
+    alone = [runs[f"alone-{r}"]["lines_per_s"] for r in range(args.rounds + 1)]
+    print(
+        f"| model alone (before each round / after the last) | {' | '.join(f'{a:.0f}' for a in alone[:-1])} | "
+        f"(after: {alone[-1]:.0f}) |"
+    )
+    for name, label in (("in-process", "job, in-process (`--saved-model`)"), ("served", "job, served (`--target`)")):
+        speeds = [runs[f"{name}-{r}"]["lines_per_s"] for r in range(args.rounds)]
+        ratios = [speed / ((alone[r] + alone[r + 1]) / 2) for r, speed in enumerate(speeds)]
+        print(f"| {label} | {' | '.join(f'{v:.0f}' for v in speeds)} | **{' / '.join(f'{v:.2f}' for v in ratios)}** |")
+    print()
+    print(f"| peak RssAnon | {args.small:,} lines | {args.lines:,} lines (highest round) | ratio |")
+    print("|---|---|---|---|")
+    for name, label in (("in-process", "job, in-process"), ("served", "job, served (client process)")):
+        low = runs[f"{name}-small"]["peak_rss_anon_mib"]
+        high = max(runs[f"{name}-{r}"]["peak_rss_anon_mib"] for r in range(args.rounds))
+        print(f"| {label} | {low:.0f} MiB | {high:.0f} MiB | {high / low:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
