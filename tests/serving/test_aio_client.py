@@ -11,15 +11,6 @@ import time
 import grpc
 import numpy as np
 import pytest
-from fake_prediction_service import (
-    DIM,
-    LABELS,
-    MODEL_NAME,
-    FakePredictionService,
-    default_messages,
-    fake_embedding,
-    serve,
-)
 
 from serving import (
     AsyncEmbeddingClient,
@@ -28,6 +19,15 @@ from serving import (
     ModelNotFound,
     RetryPolicy,
     Unavailable,
+)
+from tests.serving.fake_prediction_service import (
+    DIM,
+    LABELS,
+    MODEL_NAME,
+    FakePredictionService,
+    default_messages,
+    fake_embedding,
+    serve,
 )
 
 TEXTS = [f"sentence {i} " + "word " * (i % 5) for i in range(40)]

@@ -13,16 +13,6 @@ import time
 import grpc
 import numpy as np
 import pytest
-from fake_prediction_service import (
-    DIM,
-    LABELS,
-    MODEL_NAME,
-    FakePredictionService,
-    default_messages,
-    fake_embedding,
-    fake_tokens,
-    serve,
-)
 
 from serving import (
     DeadlineExceeded,
@@ -34,6 +24,16 @@ from serving import (
     ResourceExhausted,
     RetryPolicy,
     Unavailable,
+)
+from tests.serving.fake_prediction_service import (
+    DIM,
+    LABELS,
+    MODEL_NAME,
+    FakePredictionService,
+    default_messages,
+    fake_embedding,
+    fake_tokens,
+    serve,
 )
 
 FAST_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.05)
