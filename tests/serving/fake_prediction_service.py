@@ -88,6 +88,11 @@ def fake_embedding(text: bytes, version: int) -> np.ndarray:
     return np.array([len(text), sum(text) % 251, version, 1.0], dtype=np.float32)
 
 
+def expected_embeddings(texts: list[str], version: int = 1) -> np.ndarray:
+    """What the fake model answers for `texts`, (n, DIM)."""
+    return np.stack([fake_embedding(text.encode(), version) for text in texts])
+
+
 def fake_tokens(text: bytes) -> list[bytes]:
     return text.lower().split()[:MAX_LENGTH]
 
