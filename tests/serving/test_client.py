@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import grpc
@@ -34,6 +35,7 @@ from tests.serving.fake_prediction_service import (
     fake_embedding,
     fake_tokens,
     serve,
+    start_server,
 )
 
 FAST_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.05)
@@ -393,3 +395,29 @@ print(json.dumps(sorted(set(sys.modules) - before)))
     new = json.loads(result.stdout)
     assert "serving.client_schema" in new
     assert [m for m in new if m.split(".")[0] not in sys.stdlib_module_names and m not in CLIENT_MODULES] == []
+
+
+def test_retries_carry_a_call_through_a_server_restart(messages):
+    service = FakePredictionService(messages)
+    with serve(service.handlers()) as target:
+        port = int(target.rsplit(":", 1)[1])
+    restarted = []  # the server stops above; it comes back on the same port while the client retries
+
+    def start_again():
+        time.sleep(0.4)
+        restarted.append(start_server(service.handlers(), port)[0])
+
+    thread = threading.Thread(target=start_again)
+    thread.start()
+    try:
+        policy = RetryPolicy(max_attempts=20, initial_backoff=0.05, max_backoff=0.2)
+        with EmbeddingClient(target, MODEL_NAME, retry=policy, timeout=10) as client:
+            start = time.monotonic()
+            vectors = client.embed(TEXTS[:3])
+            assert time.monotonic() - start >= 0.3  # it did wait for the restart
+    finally:
+        thread.join()
+        for server in restarted:
+            server.stop(None)
+    np.testing.assert_array_equal(vectors, expected_embeddings(TEXTS[:3]))
+    assert len(restarted) == 1 and service.calls == 1
