@@ -10,7 +10,9 @@ import sys
 
 import numpy as np
 import pytest
-from fake_prediction_service import (
+
+from embedder.cli import main
+from tests.serving.fake_prediction_service import (
     BLOCK_TENSORFLOW,
     DIM,
     MODEL_NAME,
@@ -19,8 +21,6 @@ from fake_prediction_service import (
     fake_embedding,
     serve,
 )
-
-from embedder.cli import main
 
 SENTENCES = ["a good film", "a bad film", "who wrote hamlet ?"]
 

@@ -21,7 +21,6 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from fake_prediction_service import BLOCK_TENSORFLOW, serve
 from google.protobuf import any_pb2, descriptor_pb2, wrappers_pb2
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
@@ -35,9 +34,8 @@ from tensorflow_serving.apis import (
 from embedder import contract
 from serving import EmbeddingClient, FailedPrecondition, ModelNotFound
 from serving import client_schema as pb
-from tests.conftest import TINY_TEXTS
-
-HERE = Path(__file__).resolve().parent
+from tests.conftest import PROJECT_ROOT, TINY_TEXTS
+from tests.serving.fake_prediction_service import BLOCK_TENSORFLOW, serve
 
 #: Our message → TF Serving's (class or descriptor), for the field-by-field comparison.
 COUNTERPARTS = {
@@ -251,7 +249,7 @@ def test_classify_attention_and_metadata_equal_sentence_embedders(exported_model
 
 
 def _child_env() -> dict:
-    paths = [str(HERE), str(HERE.parents[1]), os.environ.get("PYTHONPATH", "")]
+    paths = [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
@@ -287,7 +285,7 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
 """
 CLIENT_IMPORTS = "from serving import EmbeddingClient\nfrom serving import client_schema\n"
 USE_BOTH = """
-from fake_prediction_service import MODEL_NAME, FakePredictionService, fake_embedding, serve, tf_serving_messages
+from tests.serving.fake_prediction_service import MODEL_NAME, FakePredictionService, serve, tf_serving_messages
 service = FakePredictionService(tf_serving_messages())
 with serve(service.handlers()) as target, EmbeddingClient(target, MODEL_NAME, max_batch_size=2) as client:
     vectors = client.embed(["a", "bb", "ccc"])
