@@ -29,7 +29,6 @@ from embedder import contract
 from serving.server.config_files import BatchingSettings
 from serving.server.metrics import parse_batch_sizes
 from serving.server.model_server import ModelServer, ServerOptions
-
 from tests.serving.server.helpers import Stubs, free_port, output, predict_request, rpc_error, string_tensor
 
 ARCHITECTURES = ("classic", "structured", "transformer")
