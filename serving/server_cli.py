@@ -174,9 +174,13 @@ def run_serve(args: argparse.Namespace) -> int:
     from embedder.cli import CommandError
 
     if args.version:
-        from embedder.sentence_embedder import package_version
+        from importlib.metadata import PackageNotFoundError, version
 
-        print(f"embedder serve (sentence-embedder {package_version()}), TensorFlow Serving API compatible")
+        try:
+            package = version("sentence-embedder")
+        except PackageNotFoundError:
+            package = "unknown"
+        print(f"embedder serve (sentence-embedder {package}): TensorFlow Serving's gRPC API")
         return 0
     for name in NO_EFFECT_FLAGS:
         if getattr(args, name) is not None:
