@@ -35,6 +35,9 @@ class ServingModule(tf.Module):
         self.labels = list(labels) if labels else []
         self._metadata_json = json.dumps(metadata, sort_keys=True)
         self._labels_tensor = tf.constant(self.labels or [""], dtype=tf.string)
+        if not self.labels:
+            # No head, no `classify`: saving traces every tf.function the module holds, and this one would fail.
+            self.classify = None
 
     def _run(self, text):
         words = self.preprocessor.words(text)  # (B, (T)) strings

@@ -105,7 +105,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             _assign(optimizer.variables, arrays[model_count:], "optimizer")
         elif optimizer is not None:
             # A new phase starts with a fresh optimizer and fresh patience.
-            self.state["wait"] = 0
+            self.state.update(wait=0, stopped_early=False)
         if state.get("best_checkpoint"):
             self._best_weights = _load_arrays(self.directory / state["best_checkpoint"])
         return int(state["epochs_done"])

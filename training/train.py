@@ -63,9 +63,13 @@ def one_hot(labels, label_set) -> np.ndarray:
     return targets
 
 
-def compile_classifier(model: keras.Model, optimizer, label_smoothing: float) -> keras.Model:
-    """A model with the probabilities as its only output, compiled with cross-entropy and accuracy."""
-    classifier = keras.Model(model.input, model.output["probabilities"], name="classifier")
+def classifier_model(model: keras.Model) -> keras.Model:
+    """The training view of an embedder's model: token ids in, the probabilities out (same layers)."""
+    return keras.Model(model.input, model.output["probabilities"], name="classifier")
+
+
+def compile_classifier(classifier: keras.Model, optimizer, label_smoothing: float) -> keras.Model:
+    """Compiles `classifier` with cross-entropy and accuracy; returns it."""
     classifier.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
@@ -175,7 +179,7 @@ def train(
         dev_ids = encode_texts(embedder.preprocessor, dev_examples.texts)
         batches_per_epoch = -(-len(train_examples) // config.batch_size)
         optimizer = make_optimizer(config, batches_per_epoch)
-        classifier = compile_classifier(embedder.model, optimizer, config.label_smoothing)
+        classifier = compile_classifier(classifier_model(embedder.model), optimizer, config.label_smoothing)
         checkpoint = RunCheckpoint(work_dir / "checkpoints", MONITOR, "max", config.patience, write=chief)
         first_epoch = checkpoint.restore(classifier, optimizer) if resume else 0
     if resume:
