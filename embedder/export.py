@@ -77,8 +77,10 @@ def export_saved_model(
     if version is None:
         version = (numeric_versions(base) or [0])[-1] + 1
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise ValueError(f"Received an invalid value for argument `version`, expected a non-negative integer. "
-                         f"Received: version={version!r}")
+        raise ValueError(
+            f"Received an invalid value for argument `version`, expected a non-negative integer. "
+            f"Received: version={version!r}"
+        )
     target = base / str(version)
     if target.exists():
         raise FileExistsError(f"Version {version} already exists at {target}; pick another version.")

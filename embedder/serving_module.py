@@ -35,29 +35,30 @@ class ServingModule(tf.Module):
         self.labels = list(labels) if labels else []
         self._metadata_json = json.dumps(metadata, sort_keys=True)
         self._labels_tensor = tf.constant(self.labels or [""], dtype=tf.string)
-        if not self.labels:
-            # No head, no `classify`: saving traces every tf.function the module holds, and this one would fail.
-            self.classify = None
+        # Wrapped here rather than decorated: saving traces every tf.function attribute, and `classify` must not
+        # exist (nor be traced) for a model without a head.
+        self.embed = tf.function(self._embed, input_signature=[TEXT_SPEC])
+        self.attention = tf.function(self._attention, input_signature=[TEXT_SPEC])
+        self.metadata = tf.function(self._metadata, input_signature=[TEXT_SPEC])
+        if self.labels:
+            self.classify = tf.function(self._classify, input_signature=[TEXT_SPEC])
 
     def _run(self, text):
         words = self.preprocessor.words(text)  # (B, (T)) strings
         token_ids = self.preprocessor.ids(words)  # (B, T) int32
         return words, self.model(token_ids, training=False)
 
-    @tf.function(input_signature=[TEXT_SPEC])
-    def embed(self, text):
+    def _embed(self, text):
         _, outputs = self._run(text)
         return {contract.OUTPUT_EMBEDDING: tf.cast(outputs["embedding"], tf.float32)}  # (B, dim)
 
-    @tf.function(input_signature=[TEXT_SPEC])
-    def classify(self, text):
+    def _classify(self, text):
         _, outputs = self._run(text)
         probabilities = tf.cast(outputs["probabilities"], tf.float32)  # (B, C)
         labels = tf.tile(tf.expand_dims(self._labels_tensor, 0), [tf.shape(text)[0], 1])  # (B, C)
         return {contract.OUTPUT_PROBABILITIES: probabilities, contract.OUTPUT_LABELS: labels}
 
-    @tf.function(input_signature=[TEXT_SPEC])
-    def attention(self, text):
+    def _attention(self, text):
         words, outputs = self._run(text)
         weights = tf.cast(outputs["attention"], tf.float32)  # (B, rows, T)
         width = self.preprocessor.max_length
@@ -65,8 +66,7 @@ class ServingModule(tf.Module):
         weights = tf.ensure_shape(weights, [None, None, width])
         return {contract.OUTPUT_TOKENS: self.preprocessor.padded_words(words), contract.OUTPUT_ATTENTION: weights}
 
-    @tf.function(input_signature=[TEXT_SPEC])
-    def metadata(self, text):
+    def _metadata(self, text):
         return {contract.OUTPUT_METADATA: tf.fill(tf.shape(text), self._metadata_json)}  # (B,)
 
     def signatures(self) -> dict:

@@ -50,9 +50,7 @@ def build_model(encoder: SentenceEncoder, num_classes: int | None = None, **head
     embedding, attention = encoder(token_ids)
     outputs = {"embedding": embedding, "attention": attention}
     if num_classes is not None:
-        outputs["probabilities"] = ClassificationHead(num_classes, name="classification_head", **head_kwargs)(
-            embedding
-        )
+        outputs["probabilities"] = ClassificationHead(num_classes, name="classification_head", **head_kwargs)(embedding)
     return keras.Model(token_ids, outputs, name=f"{encoder.name}_model")
 
 

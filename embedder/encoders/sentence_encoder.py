@@ -95,7 +95,9 @@ class RecurrentSentenceEncoder(SentenceEncoder):
         **kwargs: passed to `SentenceEncoder`.
     """
 
-    def __init__(self, vocabulary_size: int, rnn_type: str = "lstm", rnn_units: int = 128, rnn_layers: int = 1, **kwargs):
+    def __init__(
+        self, vocabulary_size: int, rnn_type: str = "lstm", rnn_units: int = 128, rnn_layers: int = 1, **kwargs
+    ):
         check_choice("rnn_type", rnn_type, RNN_TYPES)
         check_positive_int("rnn_units", rnn_units)
         check_positive_int("rnn_layers", rnn_layers)

@@ -105,7 +105,9 @@ class TransformerSentenceEncoder(SentenceEncoder):
             self.embedding_projection.build((None, None, self.embedding_dim))
         if self.position_encoding == "learned":
             # One extra position for the [CLS] vector.
-            self.position_layer = PositionEmbedding(self.max_length + 1, dtype=self.dtype_policy, name="position_embedding")
+            self.position_layer = PositionEmbedding(
+                self.max_length + 1, dtype=self.dtype_policy, name="position_embedding"
+            )
             self.position_layer.build((None, None, self.hidden_dim))
         else:
             self.position_layer = SinePositionEncoding(dtype=self.dtype_policy, name="position_encoding")

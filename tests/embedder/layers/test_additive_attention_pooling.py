@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from embedder.layers.additive_attention_pooling import AdditiveAttentionPooling
+from tests.embedder.layers.layer_test_helper import numpy_softmax, run_layer_test
+
+RNG = np.random.default_rng(1)
+
+
+def _set_peaked_weights(layer, features, units, query_features=None):
+    weights = {
+        "state_projection": RNG.normal(size=(features, units)) * 3.0,
+        "bias": RNG.normal(size=(units,)),
+        "global_query": RNG.normal(size=(units,)),
+        "global_query_projection": RNG.normal(size=(units, units)),
+        "score_vector": RNG.normal(size=(units,)) * 4.0,
+    }
+    if query_features:
+        weights["query_projection"] = RNG.normal(size=(query_features, units))
+    for name, value in weights.items():
+        getattr(layer, name).assign(value.astype("float32"))
+    return weights
+
+
+def _reference(states, mask, w, query=None):
+    steer = query @ w["query_projection"] if query is not None else w["global_query"] @ w["global_query_projection"]
+    steer = steer[:, None, :] if query is not None else steer[None, None, :]
+    hidden = np.tanh(states @ w["state_projection"] + steer + w["bias"])
+    weights = numpy_softmax(hidden @ w["score_vector"], mask)
+    return (weights[..., None] * states).sum(axis=1), weights
+
+
+def test_layer_basics():
+    run_layer_test(
+        AdditiveAttentionPooling,
+        {"attention_units": 4},
+        RNG.normal(size=(3, 5, 6)).astype("float32"),
+        expected_output_shapes=((3, 6), (3, 5)),
+        expected_num_trainable_weights=5,
+    )
+
+
+def test_golden_values_with_peaked_attention():
+    layer = AdditiveAttentionPooling(attention_units=4)
+    states = RNG.normal(size=(2, 6, 5)).astype("float32")
+    mask = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]], bool)
+    layer.build(states.shape)
+    w = _set_peaked_weights(layer, 5, 4)
+    context, weights = layer(states, mask=mask)
+    ref_context, ref_weights = _reference(states, mask, w)
+    assert ref_weights.max(axis=-1).min() > 0.6, "weights chosen must make attention peaked, not uniform"
+    np.testing.assert_allclose(weights, ref_weights, atol=1e-5)
+    np.testing.assert_allclose(context, ref_context, atol=1e-5)
+
+
+def test_golden_values_with_query():
+    layer = AdditiveAttentionPooling(attention_units=4)
+    states = RNG.normal(size=(2, 6, 5)).astype("float32")
+    query = RNG.normal(size=(2, 3)).astype("float32")
+    layer.build(states.shape, query.shape)
+    w = _set_peaked_weights(layer, 5, 4, query_features=3)
+    context, weights = layer(states, query=query)
+    ref_context, ref_weights = _reference(states, None, w, query=query)
+    np.testing.assert_allclose(weights, ref_weights, atol=1e-5)
+    np.testing.assert_allclose(context, ref_context, atol=1e-5)
+    # The query steers: another query gives other weights.
+    _, other = layer(states, query=-query)
+    assert np.abs(np.asarray(other) - np.asarray(weights)).max() > 1e-3
+
+
+def test_weights_sum_to_one_and_are_zero_on_padding():
+    layer = AdditiveAttentionPooling(attention_units=4)
+    states = RNG.normal(size=(2, 7, 3)).astype("float32")
+    mask = np.array([[1] * 7, [1, 1, 0, 0, 0, 0, 0]], bool)
+    _, weights = layer(states, mask=mask)
+    np.testing.assert_allclose(np.sum(weights, axis=-1), 1.0, atol=1e-6)
+    assert np.all(np.asarray(weights)[1, 2:] == 0.0)
+
+
+def test_padding_does_not_change_output():
+    layer = AdditiveAttentionPooling(attention_units=4)
+    states = RNG.normal(size=(1, 3, 4)).astype("float32")
+    padded = np.concatenate([states, RNG.normal(size=(1, 5, 4)).astype("float32")], axis=1)
+    context, _ = layer(states, mask=np.ones((1, 3), bool))
+    padded_context, _ = layer(padded, mask=np.array([[1, 1, 1, 0, 0, 0, 0, 0]], bool))
+    np.testing.assert_allclose(context, padded_context, atol=1e-6)
+
+
+@pytest.mark.parametrize("argument", ["attention_units", "query_dim"])
+def test_bad_arguments(argument):
+    with pytest.raises(ValueError, match=f"invalid value for argument `{argument}`, expected a positive integer"):
+        AdditiveAttentionPooling(**{"attention_units": 4, argument: 0})

@@ -1,0 +1,239 @@
+"""Contract 1: the exported SavedModel, checked from the outside."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from embedder import contract
+from embedder.export import export_saved_model
+from embedder.sentence_embedder import SentenceEmbedder
+from tests.conftest import PROJECT_ROOT, TINY_MAX_LENGTH, make_tiny_embedder
+
+BATCHES = [
+    ["a good film", "", "   ", "what a wonderful , moving story 😀", "who wrote hamlet ? " * 20, "zzz unknown words"],
+    ["the plot was dull", "how far is the moon ?"],
+]
+
+# Core CPU kernels that the stock TensorFlow Serving binary has; anything else fails the test until reviewed.
+ALLOWED_OPS = {
+    "AddV2", "ArgMax", "BatchMatMulV2", "BiasAdd", "Bitcast", "BitwiseAnd", "BroadcastTo", "Cast", "ConcatV2",
+    "Const", "Cos", "Cumsum",
+    "DenseBincount", "Einsum", "EnsureShape", "Equal", "Exp", "ExpandDims", "Fill", "FloorDiv", "FloorMod",
+    "GatherV2", "Greater", "GreaterEqual", "Identity", "IdentityN", "Less", "LogicalAnd", "LogicalNot",
+    "LookupTableFindV2", "MatMul", "Max", "Maximum", "Mean", "Minimum", "Mul", "Neg", "NoOp", "NotEqual", "OneHot",
+    "Pack", "Pad", "PartitionedCall", "Placeholder", "Pow", "Prod", "RaggedRange", "RaggedTensorToTensor", "Range",
+    "ReadVariableOp", "RealDiv", "Relu", "Reshape", "ReverseV2", "Rsqrt", "Select", "SelectV2", "Shape", "Sigmoid",
+    "Sin", "Size", "Slice", "Softmax", "Split", "SplitV", "Sqrt", "Square", "SquaredDifference", "Squeeze",
+    "StatefulPartitionedCall", "StaticRegexReplace", "StopGradient", "StridedSlice", "StringLower", "StringSplitV2",
+    "Sub", "Sum", "Tanh", "TensorListFromTensor", "TensorListGetItem", "TensorListReserve", "TensorListSetItem",
+    "TensorListStack", "Tile", "Transpose", "UnicodeTranscode", "Unpack", "While", "ZerosLike",
+}  # fmt: skip
+
+
+def _graph_ops(function) -> tuple[set[str], set[str]]:
+    graph_def = function.graph.as_graph_def()
+    nodes = list(graph_def.node) + [n for f in graph_def.library.function for n in f.node_def]
+    return {n.op for n in nodes}, {n.name for n in nodes}
+
+
+def _keras_outputs(embedder: SentenceEmbedder, texts: list[str]) -> dict:
+    words = embedder.preprocessor.words(tf.constant(texts))
+    outputs = embedder.model(embedder.preprocessor.ids(words), training=False)
+    return {k: np.asarray(v) for k, v in outputs.items()} | {"words": words.to_list()}
+
+
+def test_signatures_match_the_keras_model_in_a_tensorflow_only_process(exported_models, tmp_path):
+    names = list(exported_models)
+    out = tmp_path / "outputs.npz"
+    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("tensorflow_only_runner.py")), str(out)]
+        + [str(exported_models[n][1]) for n in names],
+        input=json.dumps(BATCHES),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "project modules imported: []" in result.stdout
+    served = np.load(out, allow_pickle=True)  # string outputs are object arrays
+    for index, name in enumerate(names):
+        embedder, version_dir = exported_models[name]
+        for batch_index, batch in enumerate(BATCHES):
+            keras_out = _keras_outputs(embedder, batch)
+            key = f"{index}/{{}}/{batch_index}/{{}}".format
+            embedding = served[key(contract.SIGNATURE_EMBED, contract.OUTPUT_EMBEDDING)]
+            assert embedding.shape == (len(batch), embedder.embedding_dim) and embedding.dtype == np.float32
+            np.testing.assert_allclose(embedding, keras_out["embedding"], atol=1e-5)
+            probabilities = served[key(contract.SIGNATURE_CLASSIFY, contract.OUTPUT_PROBABILITIES)]
+            np.testing.assert_allclose(probabilities, keras_out["probabilities"], atol=1e-5)
+            labels = served[key(contract.SIGNATURE_CLASSIFY, contract.OUTPUT_LABELS)]
+            assert labels.tolist() == [[label.encode() for label in embedder.labels]] * len(batch)
+            attention = served[key(contract.SIGNATURE_ATTENTION, contract.OUTPUT_ATTENTION)]
+            assert attention.shape == (len(batch), embedder.attention_rows, TINY_MAX_LENGTH)
+            width = keras_out["attention"].shape[-1]
+            np.testing.assert_allclose(attention[..., :width], keras_out["attention"], atol=1e-5)
+            assert np.all(attention[..., width:] == 0)
+            tokens = served[key(contract.SIGNATURE_ATTENTION, contract.OUTPUT_TOKENS)]
+            assert tokens.shape == (len(batch), TINY_MAX_LENGTH)
+            for row, words in zip(tokens.tolist(), keras_out["words"]):
+                assert row == words + [b""] * (TINY_MAX_LENGTH - len(words))
+            metadata = served[key(contract.SIGNATURE_METADATA, contract.OUTPUT_METADATA)]
+            assert len(metadata) == len(batch)
+            stored = json.loads((version_dir / contract.ASSETS_EXTRA_DIR / contract.METADATA_FILE).read_text())
+            assert json.loads(metadata[0]) == stored
+            assert stored[contract.META_EMBEDDING_DIM] == embedder.embedding_dim
+            assert stored[contract.META_ARCHITECTURE] == name
+            assert stored[contract.META_LABELS] == embedder.labels
+            assert stored[contract.META_MAX_LENGTH] == TINY_MAX_LENGTH
+
+
+def _parse_saved_model_cli(text: str) -> dict:
+    signatures, current, section = {}, None, None
+    for line in text.splitlines():
+        if m := re.match(r"signature_def\['(.+)'\]:", line):
+            current = signatures.setdefault(m.group(1), {"inputs": {}, "outputs": {}})
+        elif "contains the following input" in line:
+            section = "inputs"
+        elif "contains the following output" in line:
+            section = "outputs"
+        elif current is not None and (m := re.match(r"\s+(inputs|outputs)\['(.+)'\] tensor_info:", line)):
+            current[section][m.group(2)] = {}
+            last = current[section][m.group(2)]
+        elif current is not None and (m := re.match(r"\s+(dtype|shape): (.+)", line)):
+            last[m.group(1)] = m.group(2)
+        elif line.startswith("Concrete Functions") or line.startswith("The MetaGraph"):
+            current = None
+    return signatures
+
+
+def test_saved_model_cli_lists_exactly_the_documented_signatures(exported_models):
+    embedder, version_dir = exported_models["structured"]
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    text = subprocess.run(
+        [str(cli), "show", "--all", "--dir", str(version_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    ).stdout
+    signatures = _parse_saved_model_cli(text)
+    signatures.pop("__saved_model_init_op")
+    dim, rows, width, classes = embedder.embedding_dim, embedder.attention_rows, TINY_MAX_LENGTH, len(embedder.labels)
+    text_input = {contract.INPUT_TEXT: {"dtype": "DT_STRING", "shape": "(-1)"}}
+    assert signatures == {
+        contract.SIGNATURE_EMBED: {
+            "inputs": text_input,
+            "outputs": {contract.OUTPUT_EMBEDDING: {"dtype": "DT_FLOAT", "shape": f"(-1, {dim})"}},
+        },
+        contract.SIGNATURE_CLASSIFY: {
+            "inputs": text_input,
+            "outputs": {
+                contract.OUTPUT_PROBABILITIES: {"dtype": "DT_FLOAT", "shape": f"(-1, {classes})"},
+                contract.OUTPUT_LABELS: {"dtype": "DT_STRING", "shape": f"(-1, {classes})"},
+            },
+        },
+        contract.SIGNATURE_ATTENTION: {
+            "inputs": text_input,
+            "outputs": {
+                contract.OUTPUT_TOKENS: {"dtype": "DT_STRING", "shape": f"(-1, {width})"},
+                contract.OUTPUT_ATTENTION: {"dtype": "DT_FLOAT", "shape": f"(-1, {rows}, {width})"},
+            },
+        },
+        contract.SIGNATURE_METADATA: {
+            "inputs": text_input,
+            "outputs": {contract.OUTPUT_METADATA: {"dtype": "DT_STRING", "shape": "(-1)"}},
+        },
+    }
+
+
+def test_a_model_without_head_has_no_classify_signature(tiny_vocabulary, tmp_path):
+    embedder = make_tiny_embedder("classic", tiny_vocabulary, labels=None)
+    loaded = tf.saved_model.load(str(embedder.export(tmp_path / "m")))
+    assert set(loaded.signatures) == {
+        contract.SIGNATURE_EMBED,
+        contract.SIGNATURE_ATTENTION,
+        contract.SIGNATURE_METADATA,
+    }
+
+
+def test_exported_graphs_use_only_allowlisted_core_ops_and_no_penalty(exported_models, tiny_vocabulary, tmp_path):
+    exported = {name: version_dir for name, (_, version_dir) in exported_models.items()}
+    exported["bilstm_max"] = make_tiny_embedder("bilstm_max", tiny_vocabulary).export(tmp_path / "b")
+    exported["gru"] = make_tiny_embedder("classic", tiny_vocabulary, rnn_type="gru").export(tmp_path / "g")
+    for name, version_dir in exported.items():
+        loaded = tf.saved_model.load(str(version_dir))
+        for signature, function in loaded.signatures.items():
+            ops, node_names = _graph_ops(function)
+            assert ops <= ALLOWED_OPS, f"{name}/{signature} uses ops outside the allowlist: {ops - ALLOWED_OPS}"
+            assert not [n for n in node_names if "attention_penalty" in n], f"{name}/{signature} computes the penalty"
+
+    # The check above can fail: a training-mode trace of the same model does contain the penalty.
+    embedder, _ = exported_models["structured"]
+    training_trace = tf.function(lambda ids: embedder.model(ids, training=True)).get_concrete_function(
+        tf.TensorSpec([None, None], tf.int32)
+    )
+    assert [n for n in _graph_ops(training_trace)[1] if "attention_penalty" in n]
+
+
+def test_versions_are_numbered_atomic_and_never_overwritten(tiny_vocabulary, tmp_path, monkeypatch):
+    embedder = make_tiny_embedder("classic", tiny_vocabulary)
+    base = tmp_path / "models" / "demo"
+    assert embedder.export(base).name == "1"
+    assert export_saved_model(embedder, base, run_config={"epochs": 3}).name == "2"
+    assert json.loads((base / "2" / contract.ASSETS_EXTRA_DIR / contract.RUN_CONFIG_FILE).read_text()) == {"epochs": 3}
+    assert embedder.export(base, version=10).name == "10"
+    with pytest.raises(FileExistsError, match="Version 2 already exists"):
+        embedder.export(base, version=2)
+    with pytest.raises(ValueError, match="argument `version`, expected a non-negative integer"):
+        embedder.export(base, version=-1)
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(embedder.model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        embedder.export(base)
+    assert sorted(p.name for p in base.iterdir()) == ["1", "10", "2"], "a failed export must leave nothing behind"
+
+
+def test_warmup_file_holds_one_predict_request_per_signature(exported_models):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, version_dir = exported_models["transformer"]
+    records = tf.data.TFRecordDataset(str(version_dir / contract.ASSETS_EXTRA_DIR / contract.WARMUP_FILE))
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    signatures = sorted(log.predict_log.request.model_spec.signature_name for log in logs)
+    assert signatures == sorted(contract.SIGNATURE_OUTPUTS)
+    request = logs[0].predict_log.request
+    texts = tf.make_ndarray(request.inputs[contract.INPUT_TEXT])
+    assert texts.shape == (3,) and request.model_spec.name == "transformer"
+
+
+def test_reload_from_version_dir_or_base_path_gives_the_same_model(exported_models, tmp_path):
+    embedder, version_dir = exported_models["structured"]
+    texts = BATCHES[0]
+    from_version = SentenceEmbedder.load(version_dir)
+    from_base = SentenceEmbedder.load(version_dir.parent)
+    np.testing.assert_allclose(from_version.encode(texts), embedder.encode(texts), atol=1e-6)
+    np.testing.assert_allclose(from_base.predict_proba(texts), embedder.predict_proba(texts), atol=1e-6)
+    assert (
+        from_version.labels == embedder.labels
+        and from_version.preprocessor.vocabulary == embedder.preprocessor.vocabulary
+    )
+    with pytest.raises(FileNotFoundError, match="no numeric version directory"):
+        SentenceEmbedder.load(tmp_path)
+
+
+def test_project_root_has_no_stray_exports():
+    # Exports in tests go to tmp dirs; a models/ dir in the checkout would be committed by accident.
+    assert not (PROJECT_ROOT / "tests" / "models").exists()
