@@ -1,0 +1,181 @@
+"""The quickstart behind `make run` (`embedder quickstart`): a default model, served, and a first call to it.
+
+1. `ensure_model`: if ``models/default`` holds no exported version, train one on the TREC questions bundled with
+   the package (``serving/quickstart_data``) with ``embedder train`` in a child process (its progress bar shows;
+   a few minutes on 2 CPU cores; an interrupted run resumes from its last epoch next time) and export it there.
+2. `start_server`: the embedded server (`embedder serve`'s `ModelServer`) on 127.0.0.1:8500, serving
+   ``models/default`` and picking up new versions.
+3. `demo`: embeds a few sentences through the gRPC client and returns their cosine similarities and predicted
+   question types as text, and `next_steps` the commands to try next (the Python call, a corpus, production).
+
+Training runs through the ``embedder train`` command rather than an import: the serving side does not import
+training code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedder.versions import numeric_versions
+
+#: Sentences of the demonstration call: pairs of questions that ask for the same kind of answer.
+DEMO_SENTENCES = (
+    "How far is the Moon from the Earth ?",
+    "How many miles is it from London to Paris ?",
+    "Who wrote the novel Moby Dick ?",
+    "Who painted the Mona Lisa ?",
+    "What is the capital of Australia ?",
+    "Where is the Eiffel Tower ?",
+)
+
+
+def bundled_training_data() -> Path:
+    """The bundled TREC training questions (see ``serving/quickstart_data/README.md`` for origin and terms)."""
+    return Path(__file__).resolve().parent / "quickstart_data" / "trec" / "train.tsv"
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuickstartSettings:
+    """The quickstart's settings.
+
+    Args:
+        models_dir: where models live (TF Serving's ``/models`` in docker-compose). Defaults to "models".
+        model_name: the default model's name. Defaults to "default".
+        architecture: the encoder trained when no model is exported. Defaults to "structured".
+        epochs: the most training epochs (early stopping may end sooner). Defaults to 8.
+        train_path: the labelled training file; None: the bundled TREC questions.
+        encoder: encoder arguments for ``embedder train --encoder`` (``KEY=VALUE``). Defaults to the encoder's.
+        work_dir: the training run's checkpoints. Defaults to "runs/quickstart".
+        host: the address the server binds. Defaults to "127.0.0.1".
+        port: the gRPC port (0: any free port). Defaults to 8500.
+        retrain: train a new version even if one is exported. Defaults to False.
+    """
+
+    models_dir: str = "models"
+    model_name: str = "default"
+    architecture: str = "structured"
+    epochs: int = 8
+    train_path: str | None = None
+    encoder: tuple[str, ...] = ()
+    work_dir: str = "runs/quickstart"
+    host: str = "127.0.0.1"
+    port: int = 8500
+    retrain: bool = False
+
+    @property
+    def model_base_path(self) -> Path:
+        return Path(self.models_dir) / self.model_name
+
+
+def train_command(settings: QuickstartSettings, resume: bool) -> list[str]:
+    """The ``embedder train`` command line that makes the default model."""
+    command = [sys.executable, "-m", "embedder", "train", "--arch", settings.architecture]
+    command += ["--train", str(settings.train_path or bundled_training_data()), "--out", str(settings.model_base_path)]
+    command += ["--epochs", str(settings.epochs), "--work-dir", settings.work_dir]
+    if settings.encoder:
+        command += ["--encoder", *settings.encoder]
+    command += ["--resume"] if resume else ["--overwrite"]
+    return command
+
+
+def ensure_model(settings: QuickstartSettings, log=print) -> Path:
+    """The default model's latest version directory, training and exporting one first if there is none.
+
+    Raises:
+        RuntimeError: training failed (its output, shown as it ran, says why).
+    """
+    base = settings.model_base_path
+    versions = numeric_versions(base)
+    if versions and not settings.retrain:
+        log(f"Using {base}/{versions[-1]} (already exported; --retrain trains a new version).")
+        return base / str(versions[-1])
+    data = settings.train_path or bundled_training_data()
+    log(
+        f"Training the default model: a {settings.architecture} encoder on {data} (TREC questions, 6 types), "
+        f"at most {settings.epochs} epochs; a few minutes on 2 CPU cores. Ctrl-C stops; the next run resumes."
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+    resume = Path(settings.work_dir).is_dir()
+    done = subprocess.run(train_command(settings, resume), env=env, check=False)
+    if done.returncode != 0 and resume:
+        log("Could not resume the earlier training run; starting it over.")
+        done = subprocess.run(train_command(settings, resume=False), env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"Training failed (embedder train exited with status {done.returncode}).")
+    versions = numeric_versions(base)
+    if not versions:
+        raise RuntimeError(f"Training finished but exported nothing under {base}.")
+    return base / str(versions[-1])
+
+
+def start_server(settings: QuickstartSettings):
+    """The embedded server, started, serving the default model (new versions are picked up every second)."""
+    from serving.server.model_server import ModelServer, ServerOptions
+
+    options = ServerOptions(
+        host=settings.host,
+        port=settings.port,
+        model_name=settings.model_name,
+        model_base_path=str(settings.model_base_path),
+        file_system_poll_wait_seconds=1,
+    )
+    return ModelServer(options).start()
+
+
+def cosine_similarities(vectors: np.ndarray) -> np.ndarray:
+    """(n, n) cosine similarities of the rows of `vectors`."""
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+    return unit @ unit.T
+
+
+def demo(target: str, model_name: str, sentences=DEMO_SENTENCES) -> str:
+    """Embeds `sentences` through the gRPC client; returns their cosine similarities (and, for a model with a
+    classification head, the predicted classes) as printable text."""
+    from serving import EmbeddingClient
+
+    with EmbeddingClient(target, model_name, timeout=60) as client:
+        version = client.resolve_version()
+        vectors = client.embed(list(sentences), version=version)  # (n, dim)
+        metadata = client.metadata(version=version)
+        labels = client.classify(list(sentences), version=version) if metadata.get("labels") else None
+    similarities = cosine_similarities(vectors)
+    width = max(len(s) for s in sentences) + 5
+    lines = [
+        f"Embedded {len(sentences)} sentences with {model_name!r} version {version} "
+        f"({metadata.get('architecture')}, {vectors.shape[1]} dimensions) over gRPC at {target}.",
+        "",
+        "Cosine similarity".ljust(width) + "".join(f"[{i + 1}]".rjust(7) for i in range(len(sentences))),
+    ]
+    for i, sentence in enumerate(sentences):
+        row = "".join(f"{value:7.2f}" for value in similarities[i])
+        lines.append(f"[{i + 1}] {sentence}".ljust(width) + row)
+    if labels is not None:
+        lines += ["", "Question type (the model's classification head):"]
+        for i, (label, probability) in enumerate(zip(labels.predicted, labels.probabilities.max(axis=1))):
+            lines.append(f"[{i + 1}] {label} ({probability:.2f})")
+    return "\n".join(lines)
+
+
+def next_steps(target: str, model_name: str) -> str:
+    """What to try next against the running server."""
+    return f"""
+Call it from Python (the client needs only grpcio, protobuf and numpy):
+
+    from serving import EmbeddingClient
+
+    with EmbeddingClient("{target}", "{model_name}") as client:
+        vectors = client.embed(["How far is the Moon ?", "Who wrote Hamlet ?"])
+    print(vectors.shape)
+
+Embed a corpus (one sentence a line; resumable with --resume):
+
+    embedder embed-corpus corpus.txt --out vectors/ --target {target} --model {model_name}
+
+Production: `docker compose up -d` serves models/ with the official TensorFlow Serving image.
+""".rstrip()
