@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from embedder.versions import numeric_versions
+from serving.corpus.model_info import l2_normalize
 
 #: Sentences of the demonstration call: pairs of questions that ask for the same kind of answer.
 DEMO_SENTENCES = (
@@ -130,7 +131,7 @@ def start_server(settings: QuickstartSettings):
 
 def cosine_similarities(vectors: np.ndarray) -> np.ndarray:
     """(n, n) cosine similarities of the rows of `vectors`."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+    unit = l2_normalize(vectors)  # (n, dim)
     return unit @ unit.T
 
 

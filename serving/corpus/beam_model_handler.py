@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from serving.corpus.backend_spec import BackendSpec
+from serving.corpus.model_info import l2_normalize
 
 
 class EmbeddingModelHandler(ModelHandler[str, PredictionResult, Any]):
@@ -48,8 +48,7 @@ class EmbeddingModelHandler(ModelHandler[str, PredictionResult, Any]):
     ) -> Iterable[PredictionResult]:
         vectors = model.embed(list(batch))  # (B, dim)
         if self.normalize:
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+            vectors = l2_normalize(vectors)
         return [PredictionResult(text, vector) for text, vector in zip(batch, vectors)]
 
     def get_num_bytes(self, batch: Sequence[str]) -> int:

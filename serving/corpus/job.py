@@ -47,7 +47,7 @@ from serving.corpus.manifest import (
     now,
     package_version,
 )
-from serving.corpus.model_info import EmbeddingBackend
+from serving.corpus.model_info import EmbeddingBackend, l2_normalize
 from serving.corpus.npy_writer import NpyWriter
 from serving.corpus.parquet_writer import ParquetShardWriter
 from serving.corpus.progress import progress_bar
@@ -183,10 +183,7 @@ def _embed_chunk(backend: EmbeddingBackend, texts: list[str], normalize: bool) -
     order = length_order(texts)
     vectors = np.empty((len(texts), backend.info.embedding_dim), np.float32)
     vectors[order] = backend.embed([texts[i] for i in order])
-    if normalize:
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors /= np.maximum(norms, np.finfo(np.float32).tiny)
-    return vectors
+    return l2_normalize(vectors) if normalize else vectors
 
 
 @dataclass
@@ -250,12 +247,6 @@ def embed_corpus(config: CorpusJobConfig, backend: EmbeddingBackend, files: File
         FileNotFoundError, ValueError: the input cannot be read as asked.
     """
     previous = prepare_output(config)
-    if previous is not None and previous.status == COMPLETE:
-        # Checked like any resume, so a finished output is never mistaken for another job's.
-        check_resumable(previous, backend.info.to_dict(), previous.input, config.output_options())
-        logger.info("%s is already complete (%d rows); nothing to do.", config.output, previous.output["rows"])
-        return previous
-
     scan_bar = progress_bar(total=None, desc="scanning input", enabled=config.progress)
     try:
         corpus = scan_corpus(
@@ -264,11 +255,14 @@ def embed_corpus(config: CorpusJobConfig, backend: EmbeddingBackend, files: File
     finally:
         scan_bar.close()
     manifest = _new_manifest(config, backend, corpus)
+    out = Path(config.output)
     if previous is not None:
         check_resumable(previous, manifest.model, manifest.input, manifest.options)
+        if previous.status == COMPLETE:
+            logger.info("%s is already complete (%d rows); nothing to do.", out, previous.output["rows"])
+            return previous
         manifest.started, manifest.progress = previous.started, previous.progress
-    out = Path(config.output)
-    if previous is None:
+    else:
         manifest.save(out)  # the job exists from here on: a crash before the first chunk can be resumed
     return _run_chunks(config, backend, corpus, manifest, files)
 

@@ -48,3 +48,10 @@ class EmbeddingBackend(Protocol):
 
     def close(self) -> None:
         """Releases the model or the channel."""
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (all-zero rows stay zero), as float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # (n, 1)
+    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
