@@ -14,9 +14,15 @@ Throughput is lines per second of the timed part (the model is loaded and warmed
 job's time includes its input scan). Runs go in rounds (model alone, in-process job, served job), with the model
 alone measured once more at the end; each job is compared with the mean of the model-alone runs just before and
 after it, so drift in the shared machine's load shows in the per-round ratios. Goal: each job ≥ 0.8 of the model
-alone. The jobs run with their defaults (chunk size, batch size, requests in flight). Memory: the peak of RssAnon
-(sampled every 10 ms from /proc/self/status; memory-mapped output pages are file-backed and not counted) at
-`--small` and `--lines` lines, for both jobs: flat means the two sizes peak about the same.
+alone. The jobs run with their defaults (chunk size, batch size, requests in flight).
+
+The machine is shared, so wall-clock speeds drift with other work; the CPU time each measurement used (all
+threads; for the served job the client's and the server process's together) drifts much less, and lines per
+CPU-second compare the work each path does per line. Both are printed, per round and as medians.
+
+Memory: the peak of RssAnon (sampled every 10 ms from /proc/self/status; memory-mapped output pages are
+file-backed and not counted) at `--small` and `--lines` lines, for both jobs: flat means the two sizes peak about
+the same.
 
     python bench/corpus_throughput.py                      # 100k and 10k lines, a default-size model
     python bench/corpus_throughput.py --model models/default
@@ -28,6 +34,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,18 +111,19 @@ def worker(args) -> dict:
             chunk = texts[start : start + chunk_size]
             chunks.append([chunk[i] for i in length_order(chunk)])
         backend.embed(chunks[0][:batch_size])  # warm-up
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         rows = sum(len(backend.embed(chunk)) for chunk in chunks)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         # The job keeps two chunks in the model at once; the model alone gets the same chance.
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(2) as pool:
             threaded_rows = sum(len(vectors) for vectors in pool.map(backend.embed, chunks))
-        threaded_seconds = time.perf_counter() - started
+        threaded_seconds, threaded_cpu = time.perf_counter() - started, time.process_time() - cpu
         assert rows == threaded_rows == len(texts) and np.isfinite(backend.embed(texts[:2])).all()
         return {
             "lines": rows,
             "seconds": min(seconds, threaded_seconds),
+            "cpu_s": min(cpu_seconds, threaded_cpu),
             "sequential_s": seconds,
             "two_threads_s": threaded_seconds,
         }
@@ -130,11 +138,12 @@ def worker(args) -> dict:
         backend = spec.create()
         backend.embed(["a warm-up sentence"] * 4)
         config = CorpusJobConfig(inputs=(args.corpus,), output=args.out, progress=False)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         manifest = embed_corpus(config, backend)
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         backend.close()
-    report = {"lines": manifest.input["records"], "seconds": seconds, "peak_rss_anon_mib": memory.peak_mib}
+    report = {"lines": manifest.input["records"], "seconds": seconds, "cpu_s": cpu_seconds}
+    report["peak_rss_anon_mib"] = memory.peak_mib
     report["imports_tensorflow"] = "tensorflow" in sys.modules
     return report
 
@@ -167,15 +176,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_worker(mode: str, corpus: Path, out: Path, model: str, target: str) -> dict:
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def run_worker(mode: str, corpus: Path, out: Path, model: str, target: str, server_pid: int) -> dict:
     command = [sys.executable, __file__, "--worker", mode, "--corpus", str(corpus), "--out", str(out)]
     command += ["--model", model, "--target", target]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    server_cpu = process_cpu_seconds(server_pid)
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    server_cpu = process_cpu_seconds(server_pid) - server_cpu
     if done.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{done.stderr[-3000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    if mode == "job-grpc":
+        # The server's share of the work (the model runs there); its warm-up call is a rounding error.
+        report["server_cpu_s"] = server_cpu
+        report["cpu_s"] += server_cpu
     report["lines_per_s"] = report["lines"] / report["seconds"]
+    report["lines_per_cpu_s"] = report["lines"] / report["cpu_s"]
     print(f"  {mode:15s} {corpus.name:14s} {report['lines_per_s']:8.0f} lines/s  {json.dumps(report)}", flush=True)
     return report
 
@@ -202,7 +224,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000, help="the large corpus (default 100000)")
     parser.add_argument("--small", type=int, default=10_000, help="the small corpus, for memory (default 10000)")
     parser.add_argument("--model", help="a model base path or version directory; default: export a fresh one")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of (model alone, in-process, served)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (model alone, in-process, served)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -248,7 +270,7 @@ def main() -> None:
             sequence += [(f"alone-{args.rounds}", "model-alone", large)]
             sequence += [("in-process-small", "job-in-process", small), ("served-small", "job-grpc", small)]
             for name, mode, corpus in sequence:
-                runs[name] = run_worker(mode, corpus, work / f"out-{name}", str(version_dir), target)
+                runs[name] = run_worker(mode, corpus, work / f"out-{name}", str(version_dir), target, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -261,17 +283,25 @@ def report(runs: dict, args) -> None:
     chunk_size, batch_size = job_defaults()
     print(f"\nchunks of {chunk_size} lines, {batch_size} sentences per model call or request\n")
     header = " | ".join(f"round {r + 1}" for r in range(args.rounds))
-    print(f"| {args.lines:,} lines, lines/s | {header} | ratio to the model alone (rounds) |")
-    print("|---|" + "---|" * (args.rounds + 1))
-    alone = [runs[f"alone-{r}"]["lines_per_s"] for r in range(args.rounds + 1)]
-    print(
-        f"| model alone (before each round / after the last) | {' | '.join(f'{a:.0f}' for a in alone[:-1])} | "
-        f"(after: {alone[-1]:.0f}) |"
-    )
-    for name, label in (("in-process", "job, in-process (`--saved-model`)"), ("served", "job, served (`--target`)")):
-        speeds = [runs[f"{name}-{r}"]["lines_per_s"] for r in range(args.rounds)]
-        ratios = [speed / ((alone[r] + alone[r + 1]) / 2) for r, speed in enumerate(speeds)]
-        print(f"| {label} | {' | '.join(f'{v:.0f}' for v in speeds)} | **{' / '.join(f'{v:.2f}' for v in ratios)}** |")
+    for key, unit in (("lines_per_s", "lines/s (wall clock)"), ("lines_per_cpu_s", "lines per CPU-second")):
+        print(f"| {args.lines:,} lines, {unit} | {header} | ratio to the model alone, per round | median |")
+        print("|---|" + "---|" * (args.rounds + 2))
+        alone = [runs[f"alone-{r}"][key] for r in range(args.rounds + 1)]
+        print(
+            f"| model alone (before each round; after the last: {alone[-1]:.0f}) | "
+            f"{' | '.join(f'{a:.0f}' for a in alone[:-1])} | 1 | 1 |"
+        )
+        for name, label in (
+            ("in-process", "job, in-process (`--saved-model`)"),
+            ("served", "job, served (`--target`)"),
+        ):
+            speeds = [runs[f"{name}-{r}"][key] for r in range(args.rounds)]
+            ratios = [speed / ((alone[r] + alone[r + 1]) / 2) for r, speed in enumerate(speeds)]
+            print(
+                f"| {label} | {' | '.join(f'{v:.0f}' for v in speeds)} | {' / '.join(f'{v:.2f}' for v in ratios)} "
+                f"| **{statistics.median(ratios):.2f}** |"
+            )
+        print()
     print()
     print(f"| peak RssAnon | {args.small:,} lines | {args.lines:,} lines (highest round) | ratio |")
     print("|---|---|---|---|")
