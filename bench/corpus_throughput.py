@@ -49,10 +49,12 @@ TREC = PROJECT_ROOT.parent / "shared" / "data" / "trec"
 
 # ------------------------------------------------------------------------------------------------ worker side
 class PeakAnonymousMemory:
-    """Samples RssAnon (KiB) of this process every `interval` seconds in a thread; `peak_mib` is the highest."""
+    """Samples RssAnon (KiB) of this process every `interval` seconds in a thread: `peak_mib` is the highest
+    sample, `median_mib` the typical level (a peak also catches the moment two chunks' buffers coincide)."""
 
     def __init__(self, interval: float = 0.01):
         self.interval, self.peak_kib, self._stop = interval, 0, threading.Event()
+        self.samples: list[int] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
@@ -62,7 +64,8 @@ class PeakAnonymousMemory:
 
     def _run(self):
         while not self._stop.is_set():
-            self.peak_kib = max(self.peak_kib, self.current_kib())
+            self.samples.append(self.current_kib())
+            self.peak_kib = max(self.peak_kib, self.samples[-1])
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -78,6 +81,10 @@ class PeakAnonymousMemory:
     @property
     def peak_mib(self) -> float:
         return self.peak_kib / 1024
+
+    @property
+    def median_mib(self) -> float:
+        return statistics.median(self.samples or [self.peak_kib]) / 1024
 
 
 def job_defaults() -> tuple[int, int]:
@@ -144,6 +151,7 @@ def worker(args) -> dict:
         backend.close()
     report = {"lines": manifest.input["records"], "seconds": seconds, "cpu_s": cpu_seconds}
     report["peak_rss_anon_mib"] = memory.peak_mib
+    report["median_rss_anon_mib"] = memory.median_mib
     report["imports_tensorflow"] = "tensorflow" in sys.modules
     return report
 
@@ -303,12 +311,13 @@ def report(runs: dict, args) -> None:
             )
         print()
     print()
-    print(f"| peak RssAnon | {args.small:,} lines | {args.lines:,} lines (highest round) | ratio |")
+    print(f"| RssAnon of the job's process | {args.small:,} lines | {args.lines:,} lines (highest round) | ratio |")
     print("|---|---|---|---|")
     for name, label in (("in-process", "job, in-process"), ("served", "job, served (client process)")):
-        low = runs[f"{name}-small"]["peak_rss_anon_mib"]
-        high = max(runs[f"{name}-{r}"]["peak_rss_anon_mib"] for r in range(args.rounds))
-        print(f"| {label} | {low:.0f} MiB | {high:.0f} MiB | {high / low:.2f} |")
+        for stat in ("peak", "median"):
+            low = runs[f"{name}-small"][f"{stat}_rss_anon_mib"]
+            high = max(runs[f"{name}-{r}"][f"{stat}_rss_anon_mib"] for r in range(args.rounds))
+            print(f"| {label}, {stat} | {low:.0f} MiB | {high:.0f} MiB | {high / low:.2f} |")
 
 
 if __name__ == "__main__":
