@@ -9,8 +9,8 @@
    the job was interrupted), embed up to ``chunks_in_flight`` chunks at a time, and commit them in order.
 
 Commit protocol, per chunk: write its rows (`NpyWriter` / `ParquetShardWriter`) and make them durable; append its
-bad lines to ``bad_lines.jsonl`` and make them durable; then replace ``manifest.json`` (atomic rename) with
-``progress`` advanced past the chunk. The rename is the commit: a crash before it leaves the chunk uncommitted, and
+bad lines to ``bad_lines.jsonl`` and make them durable; then replace ``progress.json`` (atomic rename) with the
+progress advanced past the chunk. The rename is the commit: a crash before it leaves the chunk uncommitted, and
 `resume` writes it again over whatever was half-written (same rows, same shard name, bad-lines file cut back to its
 committed size), so the final output equals an uninterrupted run's, with no line lost or repeated.
 
@@ -139,7 +139,7 @@ class CorpusJobConfig:
 
 #: Files a corpus job (single-process or Beam) writes in its output directory: what --overwrite may remove.
 _JOB_FILES = re.compile(
-    r"^(manifest\.json|embeddings\.npy|ids\.npy|part-[\w-]+\.parquet|bad_lines[\w-]*\.jsonl|\..+\.tmp)$"
+    r"^(manifest\.json|progress\.json|embeddings\.npy|ids\.npy|part-[\w-]+\.parquet|bad_lines[\w-]*\.jsonl|\..+\.tmp)$"
 )
 
 
@@ -362,4 +362,4 @@ def _commit(chunk: _Chunk, vectors: np.ndarray, writer, bad_log: BadLineLog, man
         rows=progress.rows + len(chunk.line_ids),
         bad_lines_bytes=bad_bytes,
     )
-    manifest.save(out)
+    manifest.commit_progress(out)

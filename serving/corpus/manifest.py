@@ -1,11 +1,14 @@
-"""The manifest of a corpus job: what was embedded, with which model, how far it got. Also its commit record.
+"""The manifest of a corpus job: what was embedded, with which model, how far it got; and its commit record.
 
 ``manifest.json`` sits in the output directory. It names the model (name, version number, dimension, and the
 export's creation time, which tells a re-exported version apart), the input (per-file SHA-256, record counts, the
-format and column), the options that change the output, the bad lines by reason, and the output files. While the
-job runs, ``status`` is ``"running"`` and ``progress`` is the last committed chunk; the file is replaced
-atomically (write, fsync, rename) after each chunk's data is durable, which makes that rename the commit point of
-the chunk. When the job ends, ``status`` is ``"complete"``.
+format and column), the options that change the output, the bad lines by reason, and the output files. It is
+written when the job starts (``status: "running"``) and when it ends (``"complete"``).
+
+While the job runs, ``progress.json`` is its commit record: the last committed chunk, replaced atomically (write,
+fsync, rename) after each chunk's data is durable, which makes that rename the commit point of the chunk. It is
+kept apart from the manifest so that a commit writes a few bytes, however many input files or shards the manifest
+lists. `load_manifest` returns the manifest with the committed progress.
 
 `check_resumable` compares a manifest with a new job's model, input and options: `--resume` continues only the
 same job, and says which of them differs otherwise.
@@ -20,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 MANIFEST_FILE = "manifest.json"
+PROGRESS_FILE = "progress.json"
 MANIFEST_FORMAT = "embedder-corpus/1"
 RUNNING = "running"
 COMPLETE = "complete"
@@ -69,21 +73,30 @@ class Manifest:
         return cls(**fields)
 
     def save(self, directory: str | Path) -> None:
-        """Replaces ``manifest.json`` atomically and durably."""
-        directory = Path(directory)
-        tmp = directory / f".{MANIFEST_FILE}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, directory / MANIFEST_FILE)
-        # The rename is the commit: make the directory entry durable too.
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        """Replaces ``manifest.json`` atomically and durably; a complete manifest retires ``progress.json``."""
+        _write_atomically(Path(directory) / MANIFEST_FILE, self.to_dict())
+        if self.status == COMPLETE:
+            (Path(directory) / PROGRESS_FILE).unlink(missing_ok=True)
+
+    def commit_progress(self, directory: str | Path) -> None:
+        """Records `progress` as committed: replaces ``progress.json`` atomically and durably (the commit point)."""
+        _write_atomically(Path(directory) / PROGRESS_FILE, {"format": MANIFEST_FORMAT, **asdict(self.progress)})
+
+
+def _write_atomically(path: Path, document: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    # The rename is the commit: make the directory entry durable too.
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def package_version() -> str:
@@ -101,11 +114,17 @@ def now() -> str:
 
 
 def load_manifest(directory: str | Path) -> Manifest | None:
-    """The manifest in `directory`, or None if there is none."""
+    """The manifest in `directory` with its committed progress, or None if there is none."""
     path = Path(directory) / MANIFEST_FILE
     if not path.is_file():
         return None
-    return Manifest.from_dict(json.loads(path.read_text("utf-8")))
+    manifest = Manifest.from_dict(json.loads(path.read_text("utf-8")))
+    progress = Path(directory) / PROGRESS_FILE
+    if manifest.status == RUNNING and progress.is_file():
+        document = json.loads(progress.read_text("utf-8"))
+        document.pop("format", None)
+        manifest.progress = Progress(**document)
+    return manifest
 
 
 #: Model fields that must match for a resume: the same name, version number, dimension and export.

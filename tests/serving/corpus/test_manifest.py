@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from serving.corpus.manifest import MANIFEST_FILE, Manifest, Progress, ResumeRefused, check_resumable, load_manifest
+from serving.corpus.manifest import (
+    COMPLETE,
+    MANIFEST_FILE,
+    PROGRESS_FILE,
+    Manifest,
+    Progress,
+    ResumeRefused,
+    check_resumable,
+    load_manifest,
+)
 
 MODEL = {"name": "tiny", "version": 3, "embedding_dim": 8, "created": "2026-01-01T00:00:00+00:00"}
 INPUT = {"sha256": "ab" * 32, "records": 10, "format": "text", "column": None, "header": False, "files": []}
@@ -22,6 +31,19 @@ def test_round_trip_and_atomic_save(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_FILE]  # no temporary file left behind
     assert load_manifest(tmp_path) == original
     assert load_manifest(tmp_path / "elsewhere") is None
+
+
+def test_progress_commits_apart_from_the_manifest_until_the_job_completes(tmp_path):
+    job = manifest()
+    job.save(tmp_path)
+    job.progress = Progress(chunks=1, next_line_id=4, rows=4, bad_lines_bytes=0)
+    job.commit_progress(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_FILE, PROGRESS_FILE]
+    assert load_manifest(tmp_path).progress == job.progress  # the manifest file itself was not rewritten
+    job.status, job.progress = COMPLETE, Progress(chunks=3, next_line_id=10, rows=9)
+    job.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST_FILE]
+    assert load_manifest(tmp_path) == job
 
 
 def test_same_job_is_resumable():
