@@ -86,6 +86,12 @@ class PeakAnonymousMemory:
     def median_mib(self) -> float:
         return statistics.median(self.samples or [self.peak_kib]) / 1024
 
+    def quarter_medians_mib(self) -> list[float]:
+        """The median of each quarter of the samples, in order: a level that climbs with time would show here."""
+        samples = self.samples or [self.peak_kib]
+        size = max(1, len(samples) // 4)
+        return [statistics.median(samples[i * size : (i + 1) * size] or samples[-1:]) / 1024 for i in range(4)]
+
 
 def job_defaults() -> tuple[int, int]:
     """The job's default chunk size and batch size: the settings a user gets, and the ones measured here."""
@@ -152,6 +158,7 @@ def worker(args) -> dict:
     report = {"lines": manifest.input["records"], "seconds": seconds, "cpu_s": cpu_seconds}
     report["peak_rss_anon_mib"] = memory.peak_mib
     report["median_rss_anon_mib"] = memory.median_mib
+    report["quarter_medians_rss_anon_mib"] = memory.quarter_medians_mib()
     report["imports_tensorflow"] = "tensorflow" in sys.modules
     return report
 
@@ -318,6 +325,17 @@ def report(runs: dict, args) -> None:
             low = runs[f"{name}-small"][f"{stat}_rss_anon_mib"]
             high = max(runs[f"{name}-{r}"][f"{stat}_rss_anon_mib"] for r in range(args.rounds))
             print(f"| {label}, {stat} | {low:.0f} MiB | {high:.0f} MiB | {high / low:.2f} |")
+    print()
+    print(
+        f"Median RssAnon in each quarter of the {args.lines:,}-line jobs (a growing level would climb left to right):"
+    )
+    print()
+    print("| job | round | 1st quarter | 2nd | 3rd | 4th |")
+    print("|---|---|---|---|---|---|")
+    for name, label in (("in-process", "in-process"), ("served", "served (client process)")):
+        for r in range(args.rounds):
+            quarters = runs[f"{name}-{r}"]["quarter_medians_rss_anon_mib"]
+            print(f"| {label} | {r + 1} | " + " | ".join(f"{q:.0f} MiB" for q in quarters) + " |")
 
 
 if __name__ == "__main__":
