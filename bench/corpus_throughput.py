@@ -20,11 +20,12 @@ The machine is shared, so wall-clock speeds drift with other work; the CPU time 
 threads; for the served job the client's and the server process's together) drifts much less, and lines per
 CPU-second compare the work each path does per line. Both are printed, per round and as medians.
 
-Memory: the peak of RssAnon (sampled every 10 ms from /proc/self/status; memory-mapped output pages are
-file-backed and not counted) at `--small` and `--lines` lines, for both jobs: flat means the two sizes peak about
-the same.
+Memory: RssAnon of the job's process while the job runs (sampled every 10 ms from /proc/self/status; the
+memory-mapped output's pages are file-backed and not counted): its peak at `--small` and `--lines` lines, and its
+median per quarter of the job at `--lines` and `--long` lines. Flat means the level stops rising after the first
+chunks, however long the corpus.
 
-    python bench/corpus_throughput.py                      # 100k and 10k lines, a default-size model
+    python bench/corpus_throughput.py                      # 100k lines (10k and 300k for memory), default-size model
     python bench/corpus_throughput.py --model models/default
 """
 
@@ -238,6 +239,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=100_000, help="the large corpus (default 100000)")
     parser.add_argument("--small", type=int, default=10_000, help="the small corpus, for memory (default 10000)")
+    parser.add_argument("--long", type=int, default=300_000, help="a longer corpus, for memory (default 300000)")
     parser.add_argument("--model", help="a model base path or version directory; default: export a fresh one")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (model alone, in-process, served)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -260,8 +262,10 @@ def main() -> None:
         served.mkdir(parents=True)
         os.symlink(version_dir.resolve(), served / "1")
         small, large = work / f"corpus-{args.small}.txt", work / f"corpus-{args.lines}.txt"
+        long = work / f"corpus-{args.long}.txt"
         make_corpus(small, args.small)
         make_corpus(large, args.lines)
+        make_corpus(long, args.long)
         port = free_port()
         target = f"127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -284,6 +288,7 @@ def main() -> None:
                 sequence += [(f"served-{round_}", "job-grpc", large)]
             sequence += [(f"alone-{args.rounds}", "model-alone", large)]
             sequence += [("in-process-small", "job-in-process", small), ("served-small", "job-grpc", small)]
+            sequence += [("in-process-long", "job-in-process", long), ("served-long", "job-grpc", long)]
             for name, mode, corpus in sequence:
                 runs[name] = run_worker(mode, corpus, work / f"out-{name}", str(version_dir), target, server.pid)
         finally:
@@ -321,21 +326,21 @@ def report(runs: dict, args) -> None:
     print(f"| RssAnon of the job's process | {args.small:,} lines | {args.lines:,} lines (highest round) | ratio |")
     print("|---|---|---|---|")
     for name, label in (("in-process", "job, in-process"), ("served", "job, served (client process)")):
-        for stat in ("peak", "median"):
-            low = runs[f"{name}-small"][f"{stat}_rss_anon_mib"]
-            high = max(runs[f"{name}-{r}"][f"{stat}_rss_anon_mib"] for r in range(args.rounds))
-            print(f"| {label}, {stat} | {low:.0f} MiB | {high:.0f} MiB | {high / low:.2f} |")
+        low = runs[f"{name}-small"]["peak_rss_anon_mib"]
+        high = max(runs[f"{name}-{r}"]["peak_rss_anon_mib"] for r in range(args.rounds))
+        print(f"| {label}, peak | {low:.0f} MiB | {high:.0f} MiB | **{high / low:.2f}** |")
     print()
-    print(
-        f"Median RssAnon in each quarter of the {args.lines:,}-line jobs (a growing level would climb left to right):"
-    )
+    print("Median RssAnon in each quarter of a job, and its peak (a level growing with the corpus would climb):")
     print()
-    print("| job | round | 1st quarter | 2nd | 3rd | 4th |")
-    print("|---|---|---|---|---|---|")
+    print("| job | lines | 1st quarter | 2nd | 3rd | 4th | peak |")
+    print("|---|---|---|---|---|---|---|")
     for name, label in (("in-process", "in-process"), ("served", "served (client process)")):
-        for r in range(args.rounds):
-            quarters = runs[f"{name}-{r}"]["quarter_medians_rss_anon_mib"]
-            print(f"| {label} | {r + 1} | " + " | ".join(f"{q:.0f} MiB" for q in quarters) + " |")
+        for key, lines in [(f"{name}-{r}", f"{args.lines:,} (round {r + 1})") for r in range(args.rounds)] + [
+            (f"{name}-long", f"{args.long:,}")
+        ]:
+            quarters = runs[key]["quarter_medians_rss_anon_mib"]
+            cells = " | ".join(f"{q:.0f} MiB" for q in quarters)
+            print(f"| {label} | {lines} | {cells} | {runs[key]['peak_rss_anon_mib']:.0f} MiB |")
 
 
 if __name__ == "__main__":
