@@ -4,7 +4,7 @@
     embedder embed-corpus 'shards/*.tsv' --column text --out vectors/ --target localhost:8500 --model default
     embedder embed-corpus corpus.txt --out vectors/ --saved-model models/default --resume
     embedder embed-corpus 'gs://b/corpus/*.txt' --out gs://b/vectors --saved-model gs://b/models/default \\
-        --runner DataflowRunner --pipeline-options "--project=P --region=R --temp_location=gs://b/tmp"
+        --runner DataflowRunner --pipeline-options="--project=P --region=R --temp_location=gs://b/tmp"
 
 The library behind it is `serving.corpus` (`embed_corpus`, `run_beam_job`); docs/CORPUS.md has the details.
 TensorFlow is imported only for ``--saved-model``; a gRPC job needs just the client's dependencies.
@@ -91,7 +91,7 @@ def register(subparsers) -> None:
         "--pipeline-options",
         default="",
         metavar="FLAGS",
-        help='the runner\'s options as one string, e.g. "--project=P --region=R --temp_location=gs://B/tmp"',
+        help='the runner\'s options as one string, with "=": --pipeline-options="--project=P --region=R"',
     )
     beam.add_argument("--num-shards", type=int, default=0, metavar="N", help="Parquet shards (default: runner's)")
     parser.set_defaults(handler=run_embed_corpus)
