@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
-import json
 import multiprocessing
 import tempfile
 import threading
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from serving_common import PROJECT_ROOT, ServerProcess, export_default_model, free_port, sentences
+from serving_common import PROJECT_ROOT, ServerProcess, export_default_model, free_port, pyplot, save_results, sentences
 
 MONITORING = PROJECT_ROOT / "serving" / "config" / "monitoring.config"
 
@@ -261,18 +260,11 @@ def main() -> None:
     )
     histogram = collections.Counter(results["on"]["batch_sizes"])
     print("batch sizes run with batching on (size: calls):", dict(sorted(histogram.items())))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
-    if args.plot:
-        plot(results, args.plot)
+    save_results(results, args.json, args.plot, plot)
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     modes = ("off", "on")
@@ -296,7 +288,6 @@ def plot(results: dict, path: Path) -> None:
     right.set_ylabel("model calls")
     right.set_title("Batch sizes the model ran")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
 
 
