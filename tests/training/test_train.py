@@ -5,42 +5,13 @@ import numpy as np
 import pytest
 
 from embedder import contract
-from training.config import TrainConfig
 from training.data import DataError
 from training.loop import RunStateError
 from training.train import train
 
-from .conftest import KEYWORD_ENCODERS, write_tsv
+from .conftest import KEYWORD_ENCODERS, keyword_config, write_tsv
 
 pytestmark = pytest.mark.slow
-
-
-def keyword_config(files, architecture, **overrides):
-    values = dict(
-        architecture=architecture,
-        train_path=files["train"],
-        dev_path=files["dev"],
-        encoder=KEYWORD_ENCODERS[architecture],
-        head={"hidden_layers": 0, "dropout": 0.0},
-        max_length=24,
-        batch_size=16,
-        epochs=6,
-        learning_rate=3e-3,
-        patience=0,
-    )
-    return TrainConfig(**(values | overrides))
-
-
-@pytest.fixture(scope="module")
-def keyword_models(keyword_files, tmp_path_factory):
-    """Every encoder trained briefly on the keyword task; the transformer is also exported."""
-    base = tmp_path_factory.mktemp("keyword-models")
-    results = {}
-    for architecture in KEYWORD_ENCODERS:
-        out = base / architecture if architecture == "transformer" else None
-        results[architecture] = train(keyword_config(keyword_files, architecture), out,
-                                      work_dir=base / f"{architecture}.run", verbose=0)
-    return results
 
 
 def keyword_scores(embedder, test_rows):
