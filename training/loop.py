@@ -168,8 +168,9 @@ def make_optimizer(config: RunConfig, steps_per_epoch: int, epochs: int | None =
             warmup_steps=warmup,
         )
     elif warmup:
-        rate = keras.optimizers.schedules.PolynomialDecay(0.0, warmup, end_learning_rate=config.learning_rate,
-                                                          power=1.0)
+        rate = keras.optimizers.schedules.PolynomialDecay(
+            0.0, warmup, end_learning_rate=config.learning_rate, power=1.0
+        )
     kwargs = {"learning_rate": rate}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
@@ -221,6 +222,7 @@ def _patch_multi_worker_logs() -> None:
 
     def reduce_per_replica(values, strategy, reduction):
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and reduction in ("auto", "mean"):
+
             def local(value):
                 if isinstance(value, tf.distribute.DistributedValues):
                     return strategy.experimental_local_results(value)[0]

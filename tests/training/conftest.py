@@ -78,6 +78,7 @@ def keyword_models(keyword_files, tmp_path_factory):
     results = {}
     for architecture in KEYWORD_ENCODERS:
         out = base / architecture if architecture == "transformer" else None
-        results[architecture] = train(keyword_config(keyword_files, architecture), out,
-                                      work_dir=base / f"{architecture}.run", verbose=0)
+        results[architecture] = train(
+            keyword_config(keyword_files, architecture), out, work_dir=base / f"{architecture}.run", verbose=0
+        )
     return results

@@ -18,8 +18,9 @@ import tensorflow as tf
 def run(config, distribution, work_dir, probe):
     from training.train import train
 
-    result = train(config.__class__(**{**config.to_dict(), "distribution": distribution}), None,
-                   work_dir=work_dir, verbose=0)
+    result = train(
+        config.__class__(**{**config.to_dict(), "distribution": distribution}), None, work_dir=work_dir, verbose=0
+    )
     weights = result.embedder.model.get_weights()
     return {"probabilities": result.embedder.predict_proba(probe), **{f"w{i}": w for i, w in enumerate(weights)}}
 

@@ -40,8 +40,19 @@ def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(keyword_files
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps(config.to_dict()))
     killed_dir = tmp_path / "killed.run"
-    command = [sys.executable, "-m", "embedder.cli", "train", "--config", str(settings), "--out",
-               str(tmp_path / "killed"), "--work-dir", str(killed_dir), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "embedder.cli",
+        "train",
+        "--config",
+        str(settings),
+        "--out",
+        str(tmp_path / "killed"),
+        "--work-dir",
+        str(killed_dir),
+        "--quiet",
+    ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

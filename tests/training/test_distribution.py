@@ -53,24 +53,44 @@ def _weights(archive, prefix):
 @pytest.mark.slow
 def test_mirrored_and_multi_worker_runs_agree_with_one_device(keyword_files, tmp_path):
     # No dropout: the replicas' random streams differ from a single device's, everything else must agree.
-    config = keyword_config(keyword_files, "structured", epochs=2, batch_size=32,
-                            encoder=dict(embedding_dim=8, rnn_units=8, attention_units=8, attention_hops=2, dropout=0.0))
+    config = keyword_config(
+        keyword_files,
+        "structured",
+        epochs=2,
+        batch_size=32,
+        encoder=dict(embedding_dim=8, rnn_units=8, attention_units=8, attention_hops=2, dropout=0.0),
+    )
     probe = [text for _, text, _ in keyword_files["test"][:16]]
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"config": config.to_dict(), "probe": probe}))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=PROJECT_ROOT)
     env.pop("TF_CONFIG", None)
-    logical = subprocess.Popen([sys.executable, RUNNER, "logical", str(settings), str(tmp_path / "logical.npz")],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    logical = subprocess.Popen(
+        [sys.executable, RUNNER, "logical", str(settings), str(tmp_path / "logical.npz")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     workers = []
     for index in range(2):
         worker_env = dict(env, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        workers.append(subprocess.Popen(
-            [sys.executable, RUNNER, "worker", str(settings), str(tmp_path / f"worker{index}.npz"),
-             str(tmp_path / f"worker{index}.run")],
-            env=worker_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    RUNNER,
+                    "worker",
+                    str(settings),
+                    str(tmp_path / f"worker{index}.npz"),
+                    str(tmp_path / f"worker{index}.run"),
+                ],
+                env=worker_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
     outputs = []
     try:
         for process in [logical, *workers]:

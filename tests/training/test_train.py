@@ -93,9 +93,17 @@ def test_pretrained_word_vectors_and_a_dev_holdout(keyword_files, tmp_path):
     vectors = {"apple": [1.0, 0.0, 0.0, 0.5], "tiger": [0.0, 1.0, 0.0, 0.5], "pear": [0.5, 0.5, 0.5, 0.5]}
     path = tmp_path / "vectors.txt"
     path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()), encoding="utf-8")
-    config = keyword_config(keyword_files, "classic", epochs=1, word_vectors=str(path), extend_vocabulary=3,
-                            freeze_word_vectors=True, encoder=dict(rnn_units=2, attention_units=2), dev_path=None,
-                            dev_fraction=0.25)
+    config = keyword_config(
+        keyword_files,
+        "classic",
+        epochs=1,
+        word_vectors=str(path),
+        extend_vocabulary=3,
+        freeze_word_vectors=True,
+        encoder=dict(rnn_units=2, attention_units=2),
+        dev_path=None,
+        dev_fraction=0.25,
+    )
     result = train(config, None, work_dir=tmp_path / "run", verbose=0)
     assert (result.extra["train_examples"], result.extra["dev_examples"]) == (360, 120)
     vocabulary = result.embedder.preprocessor.vocabulary
