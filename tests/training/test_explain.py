@@ -57,3 +57,25 @@ def test_heatmap_has_one_row_per_hop_and_the_overall_map(exported_models, tmp_pa
     assert [p.name for p in written] == ["explain.html", "sentence-1.png", "sentence-2.png"]
     image = matplotlib.image.imread(written[2])
     assert image.ndim == 3 and image.shape[0] > 50 and image.shape[1] > 100
+
+
+def test_through_a_servers_attention_signature_equals_in_process(exported_models, tmp_path):
+    from embedder.cli import main
+    from serving import EmbeddingClient
+    from tests.serving.fake_prediction_service import serve
+    from tests.serving.test_client_interop import SavedModelService
+    from training.explain import explain_with_client
+
+    service = SavedModelService({name: version_dir for name, (_, version_dir) in exported_models.items()})
+    with serve(service.handlers()) as target:
+        for name, (embedder, _) in exported_models.items():
+            with EmbeddingClient(target, name) as client:
+                served = explain_with_client(client, SENTENCES)
+            local = explain_with_embedder(embedder, SENTENCES)
+            for a, b in zip(served, local, strict=True):
+                assert a.tokens == b.tokens and a.row_name == b.row_name
+                np.testing.assert_allclose(a.weights, b.weights, rtol=1e-5, atol=1e-6)
+        code = main(["explain", "--server", target, "--model-name", "structured", SENTENCES[0], "--out", str(tmp_path)])
+    assert code == 0
+    page = (tmp_path / "explain.html").read_text(encoding="utf-8")
+    assert [w for _, w in _html_words(page, 1)[0][2]] == list(local[0].tokens) and "hop 3" in page
