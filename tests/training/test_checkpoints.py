@@ -25,10 +25,10 @@ def _last_checkpoint(work_dir):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(keyword_files, tmp_path):
     config = TrainConfig(
-        architecture="structured",
+        architecture="transformer",
         train_path=keyword_files["train"],
         dev_path=keyword_files["dev"],
-        encoder=dict(KEYWORD_ENCODERS["structured"], dropout=0.2),  # dropout: its random state must resume too
+        encoder=dict(KEYWORD_ENCODERS["transformer"], dropout=0.2),  # dropout: its random state must resume too
         max_length=24,
         batch_size=16,
         epochs=5,

@@ -14,33 +14,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cli_model(keyword_files, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "models" / "keyword"
-    code = main(
-        [
-            "train",
-            "--arch",
-            "bilstm_max",
-            "--train",
-            keyword_files["train"],
-            "--dev",
-            keyword_files["dev"],
-            "--out",
-            str(out),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "32",
-            "--max-length",
-            "24",
-            "--learning-rate",
-            "0.01",
-            "--encoder",
-            "embedding_dim=8",
-            "rnn_units=8",
-            "--head",
-            "hidden_layers=0",
-            "--quiet",
-        ]
-    )
+    arguments = "train --arch transformer --epochs 2 --batch-size 32 --max-length 24 --learning-rate 0.01 --quiet"
+    encoder = ["--encoder", "hidden_dim=8", "num_heads=2", "num_layers=1", "--head", "hidden_layers=0"]
+    files = ["--train", keyword_files["train"], "--dev", keyword_files["dev"], "--out", str(out)]
+    code = main(arguments.split() + encoder + files)
     assert code == 0
     return out
 
@@ -51,7 +28,7 @@ def test_train_then_evaluate_json(cli_model, keyword_files, tmp_path, capsys):
 
     assert (cli_model / "1" / "saved_model.pb").is_file()
     settings = json.loads((cli_model / "1" / "assets.extra" / "run_config.json").read_text())["settings"]
-    assert settings["encoder"] == {"embedding_dim": 8, "rnn_units": 8} and settings["epochs"] == 2
+    assert settings["encoder"] == {"hidden_dim": 8, "num_heads": 2, "num_layers": 1} and settings["epochs"] == 2
     test = write_tsv(tmp_path / "test.tsv", [(label, text) for label, text, _ in keyword_files["test"]])
     capsys.readouterr()
     assert main(["evaluate", str(cli_model), test, "--json"]) == 0
@@ -69,7 +46,7 @@ def test_explain_writes_html_and_png(cli_model, tmp_path, capsys):
     capsys.readouterr()
     assert main(["explain", "--model", str(cli_model), "apple w1", "--out", str(tmp_path / "j"), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed[0]["tokens"] == ["apple", "w1"] and len(printed[0]["weights"]) == 1
+    assert printed[0]["tokens"] == ["apple", "w1"] and len(printed[0]["weights"]) == 2  # two heads
 
 
 @pytest.mark.parametrize(

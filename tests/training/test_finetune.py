@@ -83,7 +83,7 @@ def test_sentence_pairs_make_a_model_without_head(keyword_models, tmp_path):
     header = ("score", "sentence1", "sentence2")
     train_path = write_tsv(tmp_path / "train.tsv", pairs(200, 8), header)
     test_path = write_tsv(tmp_path / "test.tsv", pairs(60, 9), header)
-    source = keyword_models["classic"].embedder.export(tmp_path / "source", warmup=False)
+    source = keyword_models["transformer"].version_dir
     config = FinetuneConfig(
         source=str(source), train_path=train_path, pairs=True, epochs=2, batch_size=16, learning_rate=3e-3, patience=0
     )

@@ -70,7 +70,7 @@ def test_export_reloads_with_the_same_predictions(keyword_models, keyword_files)
 
 
 def test_run_state_errors(keyword_files, tmp_path):
-    config = keyword_config(keyword_files, "bilstm_max", epochs=1, encoder=dict(embedding_dim=4, rnn_units=2))
+    config = keyword_config(keyword_files, "transformer", epochs=1)
     with pytest.raises(RunStateError, match="Nothing to resume"):
         train(config, None, work_dir=tmp_path / "run", resume=True, verbose=0)
     train(config, None, work_dir=tmp_path / "run", verbose=0)
@@ -95,12 +95,12 @@ def test_pretrained_word_vectors_and_a_dev_holdout(keyword_files, tmp_path):
     path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()), encoding="utf-8")
     config = keyword_config(
         keyword_files,
-        "classic",
+        "transformer",
         epochs=1,
         word_vectors=str(path),
         extend_vocabulary=3,
         freeze_word_vectors=True,
-        encoder=dict(rnn_units=2, attention_units=2),
+        encoder=dict(hidden_dim=8, num_heads=2, num_layers=1),
         dev_path=None,
         dev_fraction=0.25,
     )
