@@ -51,22 +51,37 @@ CONFIGS = {
 
 RECURRENT = {"rnn_units": 128, "embedding_dim": 50, "dropout": 0.3}
 ATTENTION = {"attention_units": 128}
-TRANSFORMER = {"hidden_dim": 128, "num_layers": 2, "num_heads": 4, "intermediate_dim": 256, "embedding_dim": 50,
-               "dropout": 0.1}
+TRANSFORMER = {
+    "hidden_dim": 128,
+    "num_layers": 2,
+    "num_heads": 4,
+    "intermediate_dim": 256,
+    "embedding_dim": 50,
+    "dropout": 0.1,
+}
 
 #: Per dataset: training settings shared by all encoders, per-architecture encoder settings, and the hops.
 PRESETS = {
     "full": {
         "trec": dict(max_length=40, epochs=12, batch_size=32, learning_rate=2e-3, hops=4, extend=20000),
         "sst2": dict(max_length=60, epochs=8, batch_size=32, learning_rate=1e-3, hops=4, extend=20000),
-        "20ng": dict(max_length=300, epochs=8, batch_size=32, learning_rate=2e-3, hops=8, extend=0,
-                     vocabulary_size=50000),
+        "20ng": dict(
+            max_length=300, epochs=8, batch_size=32, learning_rate=2e-3, hops=8, extend=0, vocabulary_size=50000
+        ),
         "stsb": dict(max_length=60, epochs=10, batch_size=32, learning_rate=1e-3, hops=4, extend=20000),
     },
     # Checks the whole pipeline in minutes: few examples, one short epoch, small encoders.
     "smoke": {
-        name: dict(max_length=24 if name != "20ng" else 64, epochs=1, batch_size=32, learning_rate=2e-3, hops=2,
-                   extend=200, limit=400, small=True)
+        name: dict(
+            max_length=24 if name != "20ng" else 64,
+            epochs=1,
+            batch_size=32,
+            learning_rate=2e-3,
+            hops=2,
+            extend=200,
+            limit=400,
+            small=True,
+        )
         for name in DATASETS
     },
 }
@@ -87,6 +102,8 @@ def encoder_settings(architecture: str, overrides: dict, preset: dict, glove: bo
             settings.update(num_heads=2, num_layers=1)
     if glove:
         settings["embedding_dim"] = 50
+    # A preset may override encoder settings by name (e.g. dropout=0.2, rnn_units=200).
+    settings.update({k: v for k, v in preset.items() if k in settings and k != "embedding_dim"})
     return settings | overrides
 
 
@@ -132,8 +149,13 @@ def tfidf_floor(files: dict) -> dict:
     model = LogisticRegression(C=10.0, max_iter=2000).fit(features, train.labels)
     wall = time.perf_counter() - start
     accuracy = float((model.predict(vectorizer.transform(test.texts)) == list(test.labels)).mean())
-    return {"config": "TF-IDF + logistic regression", "seed": 0, "test_accuracy": accuracy, "train_wall_s": wall,
-            "parameters": int(model.coef_.size + model.intercept_.size)}
+    return {
+        "config": "TF-IDF + logistic regression",
+        "seed": 0,
+        "test_accuracy": accuracy,
+        "train_wall_s": wall,
+        "parameters": int(model.coef_.size + model.intercept_.size),
+    }
 
 
 def run_classifier(dataset, name, architecture, overrides, preset, seed, files, glove, work) -> dict:
@@ -163,18 +185,24 @@ def run_classifier(dataset, name, architecture, overrides, preset, seed, files, 
     report = evaluate_classifier(result.embedder, files["test"])
     texts = [line.split("\t", 1)[1] for line in Path(files["test"]).read_text("utf-8").splitlines()[1:]]
     return {
-        "config": name, "seed": seed, "test_accuracy": report.accuracy, "test_macro_f1": report.macro_f1,
-        "dev_accuracy": result.dev_score, "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-        "train_wall_s": result.wall_time_s, "train_tokens_per_s": result.train_tokens / max(result.wall_time_s, 1e-9),
+        "config": name,
+        "seed": seed,
+        "test_accuracy": report.accuracy,
+        "test_macro_f1": report.macro_f1,
+        "dev_accuracy": result.dev_score,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "train_wall_s": result.wall_time_s,
+        "train_tokens_per_s": result.train_tokens / max(result.wall_time_s, 1e-9),
         "inference_sentences_per_s": inference_rate(result.embedder, texts),
-        "parameters": result.extra["parameters"], "settings": config.to_dict(),
+        "parameters": result.extra["parameters"],
+        "settings": config.to_dict(),
     }
 
 
 def averaged_glove_floor(files: dict) -> dict:
     """Unsupervised floor for STS-B: cosine of averaged GloVe vectors of the known words."""
     import numpy as np
-
     import tensorflow as tf
 
     from embedder.text_preprocessor import split_words
@@ -196,10 +224,12 @@ def averaged_glove_floor(files: dict) -> dict:
         return result
 
     first, second = averages(pairs.first), averages(pairs.second)
-    cosine = (first * second).sum(1) / np.maximum(np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1),
-                                                  1e-12)
-    return {"config": "averaged GloVe-50d (no training)", "seed": 0,
-            "dev_spearman": pair_report(pairs.scores, cosine).spearman}
+    cosine = (first * second).sum(1) / np.maximum(np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1), 1e-12)
+    return {
+        "config": "averaged GloVe-50d (no training)",
+        "seed": 0,
+        "dev_spearman": pair_report(pairs.scores, cosine).spearman,
+    }
 
 
 def run_pairs(name, architecture, overrides, preset, seed, files, glove, work) -> dict:
@@ -220,23 +250,42 @@ def run_pairs(name, architecture, overrides, preset, seed, files, glove, work) -
     extra = vectors.words[: preset["extend"]] if vectors is not None else ()
     vocabulary = build_vocabulary(counts, 30000, 1, True, extra)
     keras.utils.set_random_seed(seed)
-    start = SentenceEmbedder.create(architecture, vocabulary, max_length=preset["max_length"],
-                                    **encoder_settings(architecture, overrides, preset, glove))
+    start = SentenceEmbedder.create(
+        architecture,
+        vocabulary,
+        max_length=preset["max_length"],
+        **encoder_settings(architecture, overrides, preset, glove),
+    )
     if vectors is not None:
         apply_word_vectors(start.encoder, vectors.embedding_matrix(vocabulary, seed)[0])
     source = start.export(work / f"start-{architecture}-{seed}-{time.time_ns()}", warmup=False)
-    config = FinetuneConfig(source=str(source), train_path=str(files["train"]), pairs=True, dev_fraction=0.1,
-                            epochs=preset["epochs"], batch_size=preset["batch_size"],
-                            learning_rate=preset["learning_rate"], schedule="cosine", patience=3, seed=seed)
+    config = FinetuneConfig(
+        source=str(source),
+        train_path=str(files["train"]),
+        pairs=True,
+        dev_fraction=0.1,
+        epochs=preset["epochs"],
+        batch_size=preset["batch_size"],
+        learning_rate=preset["learning_rate"],
+        schedule="cosine",
+        patience=3,
+        seed=seed,
+    )
     result = finetune(config, None, work_dir=work / f"stsb-{architecture}-{seed}-{time.time_ns()}", verbose=2)
     report = evaluate_pairs(result.embedder, files["dev"])
     texts = list(read_pairs(files["dev"]).first)
     return {
-        "config": name, "seed": seed, "dev_spearman": report.spearman, "dev_pearson": report.pearson,
-        "holdout_spearman": result.dev_score, "best_epoch": result.best_epoch, "train_wall_s": result.wall_time_s,
+        "config": name,
+        "seed": seed,
+        "dev_spearman": report.spearman,
+        "dev_pearson": report.pearson,
+        "holdout_spearman": result.dev_score,
+        "best_epoch": result.best_epoch,
+        "train_wall_s": result.wall_time_s,
         "train_tokens_per_s": result.train_tokens / max(result.wall_time_s, 1e-9),
         "inference_sentences_per_s": inference_rate(result.embedder, texts),
-        "parameters": result.extra["parameters"], "settings": config.to_dict(),
+        "parameters": result.extra["parameters"],
+        "settings": config.to_dict(),
     }
 
 
@@ -251,9 +300,16 @@ def run_dataset(dataset: str, preset_name: str, seeds: int, configs: list[str]) 
     started = time.perf_counter()
 
     def save():
-        document = {"dataset": dataset, "preset": preset_name, "glove": glove, "rows": rows,
-                    "total_wall_s": time.perf_counter() - started, "machine": platform.platform(),
-                    "cpus": os.cpu_count(), "command": " ".join(sys.argv)}
+        document = {
+            "dataset": dataset,
+            "preset": preset_name,
+            "glove": glove,
+            "rows": rows,
+            "total_wall_s": time.perf_counter() - started,
+            "machine": platform.platform(),
+            "cpus": os.cpu_count(),
+            "command": " ".join(sys.argv),
+        }
         out.write_text(json.dumps(document, indent=1), encoding="utf-8")
 
     with tempfile.TemporaryDirectory(prefix=f"compare-{dataset}-") as temporary:
@@ -291,12 +347,18 @@ def _summary(rows: list[dict], metric: str) -> list[dict]:
             found = [r[key] for r in mine if r.get(key) is not None]
             return statistics.mean(found) if found else None
 
-        table.append({
-            "config": name, "seeds": len(values), "mean": statistics.mean(values) if values else None,
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "wall": mean("train_wall_s"), "tokens": mean("train_tokens_per_s"),
-            "inference": mean("inference_sentences_per_s"), "parameters": mean("parameters"),
-        })
+        table.append(
+            {
+                "config": name,
+                "seeds": len(values),
+                "mean": statistics.mean(values) if values else None,
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "wall": mean("train_wall_s"),
+                "tokens": mean("train_tokens_per_s"),
+                "inference": mean("inference_sentences_per_s"),
+                "parameters": mean("parameters"),
+            }
+        )
     return table
 
 
@@ -355,16 +417,22 @@ def render() -> Path:
         label = "dev Spearman × 100" if dataset == "stsb" else "test accuracy %"
         table = _summary(document["rows"], metric)
         note = " (SMOKE settings: a pipeline check, not a result)" if document["preset"] != "full" else ""
-        sections += [f"## {dataset}{note}", "",
-                     f"`{document['command']}` — {document['total_wall_s'] / 60:.1f} min in all, GloVe-50d: "
-                     f"{'yes' if document['glove'] else 'no'}.", "",
-                     f"| configuration | seeds | {label} | train wall s | train tokens/s | inference sent./s | "
-                     "parameters |", "|---|---|---|---|---|---|---|"]
+        sections += [
+            f"## {dataset}{note}",
+            "",
+            f"`{document['command']}` — {document['total_wall_s'] / 60:.1f} min in all, GloVe-50d: "
+            f"{'yes' if document['glove'] else 'no'}.",
+            "",
+            f"| configuration | seeds | {label} | train wall s | train tokens/s | inference sent./s | parameters |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for t in table:
             score = "–" if t["mean"] is None else f"{t['mean']:.1f} ± {t['std']:.1f}"
-            sections.append(f"| {t['config']} | {t['seeds']} | {score} | {_fmt(t['wall'], '.0f')} | "
-                            f"{_fmt(t['tokens'], ',.0f')} | {_fmt(t['inference'], ',.0f')} | "
-                            f"{_fmt(t['parameters'], ',.0f')} |")
+            sections.append(
+                f"| {t['config']} | {t['seeds']} | {score} | {_fmt(t['wall'], '.0f')} | "
+                f"{_fmt(t['tokens'], ',.0f')} | {_fmt(t['inference'], ',.0f')} | "
+                f"{_fmt(t['parameters'], ',.0f')} |"
+            )
         image = _plot(dataset, table, label)
         if image:
             sections += ["", f"![{dataset}]({image})"]

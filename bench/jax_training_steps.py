@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 ENCODERS = {
     "classic": dict(embedding_dim=50, rnn_units=128, attention_units=128, dropout=0.3),
     "structured": dict(embedding_dim=50, rnn_units=128, attention_units=128, attention_hops=4, dropout=0.3),
-    "transformer": dict(embedding_dim=50, hidden_dim=128, num_layers=2, num_heads=4, intermediate_dim=256,
-                        dropout=0.1),
+    "transformer": dict(embedding_dim=50, hidden_dim=128, num_layers=2, num_heads=4, intermediate_dim=256, dropout=0.1),
     "bilstm_max": dict(embedding_dim=50, rnn_units=128, dropout=0.3),
 }
 
@@ -89,11 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'encoder':12s} {'steps/s':>9s} {'sent./s':>10s} {'tokens/s':>11s} {'vs bilstm_max':>14s} {'params':>10s}")
     for r in results:
         ratio = r["tokens_per_s"] / baseline["tokens_per_s"]
-        print(f"{r['architecture']:12s} {r['steps_per_s']:9.2f} {r['sentences_per_s']:10.0f} {r['tokens_per_s']:11.0f} "
-              f"{ratio:13.2f}x {r['parameters']:10,d}")
+        print(
+            f"{r['architecture']:12s} {r['steps_per_s']:9.2f} {r['sentences_per_s']:10.0f} {r['tokens_per_s']:11.0f} "
+            f"{ratio:13.2f}x {r['parameters']:10,d}"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": str(device), "args": vars(args), "results": results},
-                                              indent=1))
+        Path(args.json).write_text(
+            json.dumps({"device": str(device), "args": vars(args), "results": results}, indent=1)
+        )
     return 0
 
 

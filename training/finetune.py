@@ -223,32 +223,14 @@ def finetune(
         first = max(done, start)
         train_input, steps = make_input(strategy, columns, targets, config.batch_size, config.seed, first, end)
         if config.pairs:
-            wall += run_fit(
-                trainer,
-                train_input,
-                steps,
-                checkpoint,
-                first,
-                end,
-                extra_callbacks=[dev_callback],
-                log_dir=work_dir / "logs" if chief else None,
-                verbose=verbose,
-            )
+            dev = {"extra_callbacks": [dev_callback]}
         else:
             dev_input = make_input(
                 strategy, [dev_ids], one_hot(dev_data.labels, labels), config.batch_size, config.seed, shuffle=False
             )
-            wall += run_fit(
-                trainer,
-                train_input,
-                steps,
-                checkpoint,
-                first,
-                end,
-                validation=dev_input,
-                log_dir=work_dir / "logs" if chief else None,
-                verbose=verbose,
-            )
+            dev = {"validation": dev_input}
+        log_dir = work_dir / "logs" if chief else None
+        wall += run_fit(trainer, train_input, steps, checkpoint, first, end, log_dir=log_dir, verbose=verbose, **dev)
         done = checkpoint.state["epochs_done"]
     if resume and not restored:
         with strategy.scope():
