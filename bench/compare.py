@@ -343,7 +343,7 @@ def _summary(rows: list[dict], metric: str) -> list[dict]:
         mine = [r for r in rows if r["config"] == name]
         values = [100 * r[metric] for r in mine if r.get(metric) is not None]
 
-        def mean(key):
+        def mean(key, mine=mine):
             found = [r[key] for r in mine if r.get(key) is not None]
             return statistics.mean(found) if found else None
 
