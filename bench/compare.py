@@ -148,13 +148,16 @@ def tfidf_floor(files: dict) -> dict:
     features = vectorizer.fit_transform(train.texts)
     model = LogisticRegression(C=10.0, max_iter=2000).fit(features, train.labels)
     wall = time.perf_counter() - start
-    accuracy = float((model.predict(vectorizer.transform(test.texts)) == list(test.labels)).mean())
+    test_features = vectorizer.transform(test.texts)
+    accuracy = float((model.predict(test_features) == list(test.labels)).mean())
     return {
         "config": "TF-IDF + logistic regression",
         "seed": 0,
         "test_accuracy": accuracy,
         "train_wall_s": wall,
         "parameters": int(model.coef_.size + model.intercept_.size),
+        "_probabilities": model.predict_proba(test_features),
+        "_labels": [str(c) for c in model.classes_],
     }
 
 
@@ -184,7 +187,10 @@ def run_classifier(dataset, name, architecture, overrides, preset, seed, files, 
     result = train(config, None, work_dir=work / f"{dataset}-{architecture}-{seed}-{time.time_ns()}", verbose=2)
     report = evaluate_classifier(result.embedder, files["test"])
     texts = [line.split("\t", 1)[1] for line in Path(files["test"]).read_text("utf-8").splitlines()[1:]]
+    probabilities = result.embedder.predict_proba(texts, batch_size=64)
     return {
+        "_probabilities": probabilities,
+        "_labels": list(result.embedder.labels),
         "config": name,
         "seed": seed,
         "test_accuracy": report.accuracy,
@@ -289,6 +295,47 @@ def run_pairs(name, architecture, overrides, preset, seed, files, glove, work) -
     }
 
 
+def ensemble_rows(rows: list[dict], files: dict) -> list[dict]:
+    """Test accuracy of averaged probabilities: each headline configuration's seeds, and every run together."""
+    import numpy as np
+
+    from training.data import read_labelled
+
+    gold = list(read_labelled(files["test"]).labels)
+    runs = [r for r in rows if "_probabilities" in r]
+    if not runs:
+        return []
+    labels = runs[0]["_labels"]
+    if any(r["_labels"] != labels for r in runs):
+        return []
+
+    def accuracy(members):
+        mean = np.mean([r["_probabilities"] for r in members], axis=0)
+        return float(np.mean([labels[i] == g for i, g in zip(mean.argmax(axis=1), gold)]))
+
+    result = []
+    for name in dict.fromkeys(r["config"] for r in runs):
+        members = [r for r in runs if r["config"] == name]
+        if len(members) > 1:
+            result.append(
+                {"config": f"ensemble: {name} × {len(members)} seeds", "seed": 0, "test_accuracy": accuracy(members)}
+            )
+    encoders = [r for r in runs if not r["config"].startswith("TF-IDF")]
+    if len(encoders) > 1:
+        result.append(
+            {"config": f"ensemble: all {len(encoders)} encoder runs", "seed": 0, "test_accuracy": accuracy(encoders)}
+        )
+    if len(runs) > len(encoders) and encoders:
+        result.append(
+            {
+                "config": f"ensemble: all {len(encoders)} encoder runs + TF-IDF",
+                "seed": 0,
+                "test_accuracy": accuracy(runs),
+            }
+        )
+    return result
+
+
 def run_dataset(dataset: str, preset_name: str, seeds: int, configs: list[str]) -> Path:
     preset = PRESETS[preset_name][dataset]
     glove = glove_available()
@@ -304,7 +351,7 @@ def run_dataset(dataset: str, preset_name: str, seeds: int, configs: list[str]) 
             "dataset": dataset,
             "preset": preset_name,
             "glove": glove,
-            "rows": rows,
+            "rows": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
             "total_wall_s": time.perf_counter() - started,
             "machine": platform.platform(),
             "cpus": os.cpu_count(),
@@ -320,7 +367,7 @@ def run_dataset(dataset: str, preset_name: str, seeds: int, configs: list[str]) 
                 rows.append(averaged_glove_floor(files))
         else:
             rows.append(tfidf_floor(files))
-        print(json.dumps(rows[-1]) if rows else "", flush=True)
+        print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("_")}) if rows else "", flush=True)
         for name in configs:
             architecture, overrides, headline = CONFIGS[name]
             for seed in range(seeds if headline else 1):
@@ -330,7 +377,9 @@ def run_dataset(dataset: str, preset_name: str, seeds: int, configs: list[str]) 
                     row = run_classifier(dataset, name, architecture, overrides, preset, seed, files, glove, work)
                 rows.append(row)
                 save()
-                print(json.dumps({k: v for k, v in row.items() if k != "settings"}), flush=True)
+                print(json.dumps({k: v for k, v in row.items() if k != "settings" and k[0] != "_"}), flush=True)
+        if dataset != "stsb":
+            rows.extend(ensemble_rows(rows, files))
     save()
     return out
 
