@@ -63,12 +63,15 @@ TRANSFORMER = {
 #: Per dataset: training settings shared by all encoders, per-architecture encoder settings, and the hops.
 PRESETS = {
     "full": {
+        # Calibrated on the shared 2-core machine (bench/compare.py calibration runs, see docs/RESULTS.md).
         "trec": dict(max_length=40, epochs=12, batch_size=32, learning_rate=2e-3, hops=4, extend=20000),
-        "sst2": dict(max_length=60, epochs=8, batch_size=32, learning_rate=1e-3, hops=4, extend=20000),
+        "sst2": dict(max_length=60, epochs=6, batch_size=32, learning_rate=1e-3, hops=4, extend=20000),
+        # Long documents: 64 tokens (the headers and the first lines) and 2 epochs is what 45 minutes allow on
+        # 2 cores; run it with --seeds 1.
         "20ng": dict(
-            max_length=300, epochs=8, batch_size=32, learning_rate=2e-3, hops=8, extend=0, vocabulary_size=50000
+            max_length=64, epochs=2, batch_size=32, learning_rate=2e-3, hops=4, extend=0, vocabulary_size=50000
         ),
-        "stsb": dict(max_length=60, epochs=10, batch_size=32, learning_rate=1e-3, hops=4, extend=20000),
+        "stsb": dict(max_length=60, epochs=6, batch_size=32, learning_rate=1e-3, hops=4, extend=20000),
     },
     # Checks the whole pipeline in minutes: few examples, one short epoch, small encoders.
     "smoke": {
@@ -129,10 +132,18 @@ def dataset_files(name: str, limit: int | None, folder: Path) -> dict:
 # ----------------------------------------------------------------------------------------------- measurements
 def inference_rate(embedder, texts: list[str]) -> float:
     """Sentences per second of `predict`/`encode` in-process, batch 64, after one warm-up call."""
-    run = embedder.predict if embedder.labels else embedder.encode
-    run(texts[:64], batch_size=64)
+    if embedder.labels:
+
+        def run(batch):
+            return embedder.predict(batch, batch_size=64)
+    else:
+
+        def run(batch):
+            return embedder.encode(batch, batch_size=64, show_progress_bar=False)
+
+    run(texts[:64])
     start = time.perf_counter()
-    run(texts, batch_size=64)
+    run(texts)
     return len(texts) / (time.perf_counter() - start)
 
 
@@ -486,6 +497,9 @@ def render() -> Path:
         if image:
             sections += ["", f"![{dataset}]({image})"]
         sections.append("")
+    notes = RESULTS / "calibration.md"
+    if notes.is_file():
+        sections += [notes.read_text(encoding="utf-8")]
     REPORT.write_text("\n".join(sections), encoding="utf-8")
     return REPORT
 
