@@ -1,0 +1,266 @@
+"""`finetune`: a trained model's encoder and vocabulary, taught a new label set or sentence similarity.
+
+Classification (the default): the Keras model saved in the source's version directory is loaded, its encoder and
+vocabulary are kept, and its head is replaced by a new `ClassificationHead` for the new labels. With
+``freeze_epochs`` the encoder is frozen while the new head trains alone for that many epochs (a fresh head's
+large early gradients would otherwise disturb the encoder), then everything trains together with a fresh
+optimizer.
+
+Sentence pairs (``pairs=True``, e.g. STS-B): a siamese set-up, the same encoder on both sentences, trained so that
+the cosine similarity of the two embeddings matches ``score / max_score`` (mean squared error, as Sentence-BERT's
+CosineSimilarityLoss). Early stopping watches the dev Spearman correlation. The exported model has NO
+classification head: the pair objective reshapes the embedding space, so a head trained on the old space would
+silently give wrong answers; it serves embeddings (and attention), which is what similarity search uses.
+
+The export goes to ``out`` as the next numeric version (``out`` = the source's base path rolls a served model
+forward), or version 1 of a new model.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from training.batching import encode_texts, make_input
+from training.checkpoints import RunCheckpoint, read_state
+from training.config import FinetuneConfig, run_config_document
+from training.data import ScoredPairs, read_pairs, split_holdout
+from training.distribution import describe, is_chief, select_strategy
+from training.evaluate import cosine_similarities, spearman
+from training.loop import (
+    TrainResult,
+    count_tokens,
+    default_work_dir,
+    make_optimizer,
+    precision_policy,
+    prepare_work_dir,
+    run_fit,
+    seed_everything,
+    with_dtype_policy,
+)
+from training.train import classifier_model, compile_classifier, export_embedder, load_labelled_data, one_hot
+
+logger = logging.getLogger(__name__)
+
+
+@keras.saving.register_keras_serializable(package="embedder")
+class CosineSimilarity(keras.layers.Layer):
+    """Row-wise cosine similarity of two (batch, dim) tensors, in float32: (batch,)."""
+
+    def call(self, first, second):
+        first = ops.cast(first, "float32")
+        second = ops.cast(second, "float32")
+        first = first / ops.maximum(ops.norm(first, axis=-1, keepdims=True), 1e-12)  # (B, D)
+        second = second / ops.maximum(ops.norm(second, axis=-1, keepdims=True), 1e-12)  # (B, D)
+        return ops.sum(first * second, axis=-1)  # (B,)
+
+
+def siamese_model(encoder) -> keras.Model:
+    """Two token-id inputs through one shared encoder, out the cosine similarity of their embeddings."""
+    first = keras.Input(shape=(None,), dtype="int32", name="first_token_ids")
+    second = keras.Input(shape=(None,), dtype="int32", name="second_token_ids")
+    first_embedding, _ = encoder(first)
+    second_embedding, _ = encoder(second)
+    similarity = CosineSimilarity(dtype="float32", name="cosine_similarity")(first_embedding, second_embedding)
+    return keras.Model([first, second], similarity, name="siamese")
+
+
+class DevSpearman(keras.callbacks.Callback):
+    """Logs ``val_spearman``: Spearman's correlation of dev-pair cosine similarities with the gold scores."""
+
+    def __init__(self, encoder, first_ids: np.ndarray, second_ids: np.ndarray, scores, batch_size: int = 128):
+        super().__init__()
+        self.encoder = encoder
+        self.first_ids, self.second_ids = first_ids, second_ids
+        self.scores = np.asarray(scores)
+        self.batch_size = batch_size
+
+    def _embed(self, ids: np.ndarray) -> np.ndarray:
+        lengths = (ids != 0).sum(axis=1)
+        order = np.argsort(lengths, kind="stable")
+        result = None
+        for start in range(0, len(ids), self.batch_size):
+            index = order[start : start + self.batch_size]
+            batch = ids[index][:, : max(1, lengths[index].max())]
+            embedding = ops.convert_to_numpy(ops.cast(self.encoder(batch, training=False)[0], "float32"))
+            if result is None:
+                result = np.zeros((len(ids), embedding.shape[1]), np.float32)
+            result[index] = embedding
+        return result
+
+    def on_epoch_end(self, epoch, logs=None):
+        similarities = cosine_similarities(self._embed(self.first_ids), self._embed(self.second_ids))
+        if logs is not None:
+            logs["val_spearman"] = spearman(similarities, self.scores)
+
+
+def _load_pairs(config: FinetuneConfig) -> tuple[ScoredPairs, ScoredPairs]:
+    columns = dict(
+        score_column=config.score_column,
+        first_column=config.first_column,
+        second_column=config.second_column,
+        file_format=config.file_format,
+    )
+    train_pairs = read_pairs(config.train_path, **columns)
+    if config.dev_path:
+        return train_pairs, read_pairs(config.dev_path, **columns)
+    return split_holdout(train_pairs, config.dev_fraction, config.seed)
+
+
+def _load_source(config: FinetuneConfig):
+    """The source embedder, its weights in the run's precision (call inside the strategy's scope)."""
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    source = SentenceEmbedder.load(config.source)
+    if config.precision != "float32":
+        source = SentenceEmbedder(with_dtype_policy(source.model, config.precision), source.preprocessor, source.labels)
+    return source
+
+
+def finetune(
+    config: FinetuneConfig,
+    out: str | Path | None,
+    *,
+    work_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: int | str = "auto",
+    strategy=None,
+) -> TrainResult:
+    """Fine-tunes `config.source` on new labels (or scored pairs) and exports the result under `out`.
+
+    Args and errors as `training.train.train`. The result's ``extra`` records the source version directory.
+    """
+    from embedder.encoders.factory import build_model
+    from embedder.sentence_embedder import SentenceEmbedder
+    from embedder.versions import resolve_version_dir
+
+    strategy = strategy or select_strategy(config.distribution)
+    seed_everything(config.seed, config.deterministic)
+    if out is None and work_dir is None:
+        raise ValueError("Received out=None and work_dir=None; give at least one (where the checkpoints go).")
+    work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    chief = is_chief(strategy)
+    try:
+        source_dir = resolve_version_dir(config.source)
+    except FileNotFoundError as error:
+        raise ValueError(f"Received an invalid value for argument `source`: {error}") from None
+
+    if config.pairs:
+        train_data, dev_data = _load_pairs(config)
+    else:
+        train_data, dev_data = load_labelled_data(config)
+    prepare_work_dir(work_dir, config, resume, overwrite)
+    state = read_state(work_dir / "checkpoints") if resume else None
+    done = int(state["epochs_done"]) if state else 0
+    logger.info(
+        "fine-tuning %s on %d training and %d dev %s, %s",
+        source_dir,
+        len(train_data),
+        len(dev_data),
+        "pairs" if config.pairs else "examples",
+        describe(strategy),
+    )
+
+    freeze = min(config.freeze_epochs, config.epochs)
+    phases = [("frozen", 0, freeze), ("full", freeze, config.epochs)] if freeze else [("full", 0, config.epochs)]
+    with precision_policy(config.precision), strategy.scope():
+        keras.utils.set_random_seed(config.seed)
+        source = _load_source(config)
+        encoder = source.encoder
+        preprocessor = source.preprocessor
+        if config.pairs:
+            labels = []
+            model = build_model(encoder)
+            trainer = siamese_model(encoder)
+            first_ids = encode_texts(preprocessor, train_data.first)
+            second_ids = encode_texts(preprocessor, train_data.second)
+            columns = [first_ids, second_ids]
+            targets = (np.asarray(train_data.scores, np.float32) / config.max_score).astype(np.float32)
+            dev_callback = DevSpearman(
+                encoder,
+                encode_texts(preprocessor, dev_data.first),
+                encode_texts(preprocessor, dev_data.second),
+                dev_data.scores,
+            )
+            monitor = "val_spearman"
+        else:
+            labels = train_data.label_set
+            model = build_model(encoder, num_classes=len(labels), **config.head)
+            trainer = classifier_model(model)
+            columns = [encode_texts(preprocessor, train_data.texts)]
+            targets = one_hot(train_data.labels, labels)
+            dev_ids = encode_texts(preprocessor, dev_data.texts)
+            monitor = "val_accuracy"
+        embedder = SentenceEmbedder(model, preprocessor, labels)
+        checkpoint = RunCheckpoint(work_dir / "checkpoints", monitor, "max", config.patience, write=chief)
+
+    batches_per_epoch = -(-len(train_data) // config.batch_size)
+    wall = 0.0
+    first_run_epoch = done
+    # A phase that stopped early before the interruption is over; the next phase still runs.
+    stopped_phase = state["phase"] if state and state.get("stopped_early") else None
+    restored = False
+    for phase, start, end in phases:
+        if done >= end or phase == stopped_phase:
+            continue
+        with precision_policy(config.precision), strategy.scope():
+            encoder.trainable = phase != "frozen"
+            optimizer = make_optimizer(config, batches_per_epoch, end - start)
+            if config.pairs:
+                trainer.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError())
+            else:
+                compile_classifier(trainer, optimizer, config.label_smoothing)
+            checkpoint.phase = phase
+            if resume and not restored:
+                done, restored = checkpoint.restore(trainer, optimizer), True
+            elif phase != phases[0][0]:
+                checkpoint.state.update(wait=0, stopped_early=False)
+        first = max(done, start)
+        train_input, steps = make_input(strategy, columns, targets, config.batch_size, config.seed, first, end)
+        if config.pairs:
+            dev = {"extra_callbacks": [dev_callback]}
+        else:
+            dev_input = make_input(
+                strategy, [dev_ids], one_hot(dev_data.labels, labels), config.batch_size, config.seed, shuffle=False
+            )
+            dev = {"validation": dev_input}
+        log_dir = work_dir / "logs" if chief else None
+        wall += run_fit(trainer, train_input, steps, checkpoint, first, end, log_dir=log_dir, verbose=verbose, **dev)
+        done = checkpoint.state["epochs_done"]
+    if resume and not restored:
+        with strategy.scope():
+            checkpoint.restore(trainer)
+    encoder.trainable = True
+    checkpoint.restore_best(trainer)
+
+    result = TrainResult(
+        embedder=embedder,
+        version_dir=None,
+        history=checkpoint.history,
+        best_epoch=checkpoint.state["best_epoch"],
+        dev_score=checkpoint.state["best"],
+        monitor=monitor,
+        stopped_early=bool(checkpoint.state.get("stopped_early")),
+        wall_time_s=wall,
+        train_tokens=count_tokens(*columns) * max(0, done - first_run_epoch),
+        extra={
+            "source": str(source_dir),
+            "labels": labels,
+            "parameters": int(model.count_params()),
+            "train_examples": len(train_data),
+            "dev_examples": len(dev_data),
+        },
+    )
+    if out is not None and chief:
+        result.embedder, result.version_dir = export_embedder(
+            embedder, out, run_config_document(config, result.summary()), config.precision
+        )
+        logger.info(
+            "exported %s (%s %.4f at epoch %s)", result.version_dir, monitor, result.dev_score or 0, result.best_epoch
+        )
+    return result

@@ -1,0 +1,283 @@
+"""The machinery every training run shares: seeds, precision, the work directory, the optimizer, and `fit`.
+
+`train` and `finetune` build their models and data, then hand them to `run_fit`, which adds the callbacks
+(progress bar, checkpoints, early stopping, TensorBoard) and resumes from the work directory's checkpoint.
+
+A run's work directory (default: ``<out>.run`` beside the model base path, so a server watching the base path
+never sees it) holds ``config.json`` (the run's settings), ``vocabulary.txt``, ``checkpoints/`` and ``logs/``
+(TensorBoard: ``tensorboard --logdir models/NAME.run/logs``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training.checkpoints import RunCheckpoint, read_state
+from training.config import RunConfig
+
+CONFIG_FILE = "config.json"
+#: Settings that may change when a run is resumed (train longer, wait longer).
+RESUMABLE_CHANGES = ("epochs", "patience")
+
+
+class RunStateError(RuntimeError):
+    """A work directory that does not match the requested run (resume without checkpoint, or old checkpoints)."""
+
+
+@dataclass
+class TrainResult:
+    """What a training or fine-tuning run produced.
+
+    Attributes:
+        embedder: the trained `SentenceEmbedder` (the exported, float32 one).
+        version_dir: the exported version directory (None on non-chief workers or when export was off).
+        history: per-epoch logs (loss, accuracy, dev scores), the resumed epochs included.
+        best_epoch: the epoch whose weights were kept (best dev score).
+        dev_score: that epoch's dev score (the value of ``monitor``).
+        monitor: the dev score's name, e.g. "val_accuracy".
+        stopped_early: whether early stopping ended the run.
+        wall_time_s: seconds spent in `fit` in this process.
+        train_tokens: tokens processed by `fit` in this process (padding excluded).
+        extra: anything else worth recording (vocabulary coverage, parameters ...).
+    """
+
+    embedder: Any
+    version_dir: Path | None
+    history: list[dict]
+    best_epoch: int | None
+    dev_score: float | None
+    monitor: str
+    stopped_early: bool
+    wall_time_s: float
+    train_tokens: int
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """The JSON-serialisable outcome saved in ``run_config.json``."""
+        return {
+            "best_epoch": self.best_epoch,
+            "dev_score": self.dev_score,
+            "monitor": self.monitor,
+            "stopped_early": self.stopped_early,
+            "epochs_run": len(self.history),
+            "wall_time_s": round(self.wall_time_s, 3),
+            "train_tokens": self.train_tokens,
+            "history": self.history,
+            **self.extra,
+        }
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seeds Python, numpy and TensorFlow; with `deterministic`, also turns on op determinism (process-wide)."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def precision_policy(name: str):
+    """Sets Keras's global dtype policy for the duration (models built inside compute in that precision)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _rewrite_dtype(value, policy: str):
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy" and isinstance(value.get("config"), dict):
+            return dict(value, config=dict(value["config"], name=policy))
+        return {k: _rewrite_dtype(v, policy) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rewrite_dtype(v, policy) for v in value]
+    return value
+
+
+def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
+    """A copy of a functional model whose layers compute under `policy`, with the same weights.
+
+    Used to export a mixed-precision model as float32 (the served graph then needs no reduced-precision kernels
+    and its outputs are float32 throughout), and to fine-tune a float32 model in mixed precision.
+    """
+    config = _rewrite_dtype(model.get_config(), policy)
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite: bool) -> None:
+    """Checks the work directory against the request and records the settings.
+
+    Raises:
+        RunStateError: `resume` without a checkpoint or with different settings, or old checkpoints without
+            `resume` or `overwrite`.
+    """
+    state = read_state(work_dir / "checkpoints")
+    saved_path = work_dir / CONFIG_FILE
+    if resume:
+        if state is None:
+            raise RunStateError(f"Nothing to resume: {work_dir} holds no checkpoint. Start the run without --resume.")
+        saved = type(config).from_dict(json.loads(saved_path.read_text("utf-8")))
+        differences = [d for d in config.differences(saved) if d.split(":")[0] not in RESUMABLE_CHANGES]
+        if differences:
+            raise RunStateError(
+                f"The run in {work_dir} was started with other settings ({'; '.join(differences)}); resume it with "
+                "the same settings, or start afresh with --overwrite."
+            )
+    elif state is not None or saved_path.exists():
+        if not overwrite:
+            raise RunStateError(
+                f"{work_dir} holds an earlier run (epoch {state['epochs_done'] if state else 0} done). Continue it "
+                "with --resume, or pass --overwrite to start afresh."
+            )
+        for name in ("checkpoints", "logs", CONFIG_FILE):
+            path = work_dir / name
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    saved_path.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True), "utf-8")
+
+
+def default_work_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".run")
+
+
+def make_optimizer(config: RunConfig, steps_per_epoch: int, epochs: int | None = None) -> keras.optimizers.Optimizer:
+    """The optimizer of `config`, with its learning-rate schedule laid over ``epochs`` × `steps_per_epoch` steps."""
+    epochs = epochs or config.epochs
+    total = max(1, steps_per_epoch * epochs)
+    warmup = int(round(config.warmup_epochs * steps_per_epoch))
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0 if warmup else config.learning_rate,
+            decay_steps=max(1, total - warmup),
+            warmup_target=config.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    elif warmup:
+        rate = keras.optimizers.schedules.PolynomialDecay(
+            0.0, warmup, end_learning_rate=config.learning_rate, power=1.0
+        )
+    kwargs = {"learning_rate": rate}
+    if config.clipnorm:
+        kwargs["clipnorm"] = config.clipnorm
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(**kwargs)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(weight_decay=config.weight_decay, **kwargs)
+    return keras.optimizers.SGD(momentum=0.9, **kwargs)
+
+
+def count_tokens(*id_matrices: np.ndarray) -> int:
+    return int(sum((m != 0).sum() for m in id_matrices))
+
+
+def _build_from_local_batch(model: keras.Model, iterator=None, data_batch=None) -> None:
+    """Replaces Keras's `_maybe_symbolic_build` on a model trained with `MultiWorkerMirroredStrategy`.
+
+    Before training Keras reads one batch and reduces it across replicas to build the model symbolically. Across
+    workers that reduction fails on an ``(inputs, targets)`` tuple (TensorFlow 2.21, Keras 3.15), and our
+    per-replica batches differ in width anyway; the model only needs the shapes and dtypes of one local batch.
+    """
+    strategy = model.distribute_strategy
+    if iterator is not None:
+        for _, _, batches in iterator:
+            data_batch = next(batches)
+            break
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    with strategy.scope():
+        model._symbolic_build(data_batch=tf.nest.map_structure(local, data_batch))  # noqa: SLF001
+
+
+def _patch_multi_worker_logs() -> None:
+    """Lets Keras 3's `fit` report its logs under `MultiWorkerMirroredStrategy` (tensorflow/tensorflow#72388).
+
+    After each step Keras reduces the logged metric values across workers along axis 0, which fails for the scalar
+    values they are. They need no reduction: metric variables are aggregated over all replicas of all workers, so
+    every worker already holds the global value. Installed only in multi-worker processes.
+    """
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    original = keras_trainer.reduce_per_replica
+    if getattr(original, "patched_for_multi_worker", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and reduction in ("auto", "mean"):
+
+            def local(value):
+                if isinstance(value, tf.distribute.DistributedValues):
+                    return strategy.experimental_local_results(value)[0]
+                return value
+
+            return tf.nest.map_structure(local, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.patched_for_multi_worker = True
+    keras_trainer.reduce_per_replica = reduce_per_replica
+
+
+def run_fit(
+    model: keras.Model,
+    train_input,
+    steps_per_epoch: int,
+    checkpoint: RunCheckpoint,
+    first_epoch: int,
+    last_epoch: int,
+    validation=None,
+    extra_callbacks: list | None = None,
+    log_dir: Path | None = None,
+    verbose: int | str = "auto",
+) -> float:
+    """Runs `model.fit` over epochs ``first_epoch .. last_epoch - 1`` with checkpoints and early stopping.
+
+    Args:
+        validation: ``(dev_input, dev_steps)`` for Keras's own dev evaluation, or None when a callback in
+            `extra_callbacks` logs the monitored score.
+
+    Returns:
+        Seconds spent in `fit`.
+    """
+    if first_epoch >= last_epoch:
+        return 0.0
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _patch_multi_worker_logs()
+        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: _build_from_local_batch(  # noqa: SLF001
+            model, iterator, data_batch
+        )
+    callbacks = list(extra_callbacks or []) + [checkpoint]
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False))
+    kwargs = {}
+    if validation is not None:
+        kwargs.update(validation_data=validation[0], validation_steps=validation[1])
+    start = time.perf_counter()
+    model.fit(
+        train_input,
+        epochs=last_epoch,
+        initial_epoch=first_epoch,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the input is already shuffled, per epoch, from the seed
+        **kwargs,
+    )
+    return time.perf_counter() - start

@@ -1,0 +1,248 @@
+"""`train`: a new sentence embedder with a classification head, from labelled sentences to an exported version.
+
+The steps: read the data (a seeded hold-out when there is no dev file), build the vocabulary from the training
+text (plus, optionally, frequent words of the pretrained vectors), build the encoder and head under the run's
+strategy and precision, initialise the token embedding from pretrained vectors, fit with checkpoints and early
+stopping on dev accuracy, keep the best epoch's weights, and export them as the next version under ``out``.
+
+Example:
+    >>> config = TrainConfig(architecture="structured", train_path="trec/train.tsv", epochs=10,
+    ...                      encoder={"rnn_units": 128, "attention_hops": 4})
+    >>> result = train(config, "models/trec")
+    >>> result.version_dir
+    PosixPath('models/trec/1')
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from training.batching import encode_texts, make_input
+from training.checkpoints import RunCheckpoint
+from training.config import TrainConfig, run_config_document
+from training.data import LabelledExamples, check_dev_labels, read_labelled, split_holdout
+from training.distribution import describe, is_chief, select_strategy
+from training.loop import (
+    TrainResult,
+    count_tokens,
+    default_work_dir,
+    make_optimizer,
+    precision_policy,
+    prepare_work_dir,
+    run_fit,
+    seed_everything,
+    with_dtype_policy,
+)
+
+logger = logging.getLogger(__name__)
+
+MONITOR = "val_accuracy"
+
+
+def load_labelled_data(config) -> tuple[LabelledExamples, LabelledExamples]:
+    """The run's (train, dev) examples: the dev file, or a seeded stratified hold-out of the training file."""
+    columns = dict(text_column=config.text_column, label_column=config.label_column, file_format=config.file_format)
+    train_examples = read_labelled(config.train_path, **columns)
+    if config.dev_path:
+        dev_examples = read_labelled(config.dev_path, **columns)
+        check_dev_labels(train_examples, dev_examples, config.dev_path)
+    else:
+        train_examples, dev_examples = split_holdout(train_examples, config.dev_fraction, config.seed)
+    return train_examples, dev_examples
+
+
+def one_hot(labels, label_set) -> np.ndarray:
+    """float32 (n, classes) targets in the order of `label_set`."""
+    index = {label: i for i, label in enumerate(label_set)}
+    targets = np.zeros((len(labels), len(label_set)), np.float32)
+    targets[np.arange(len(labels)), [index[label] for label in labels]] = 1.0
+    return targets
+
+
+def classifier_model(model: keras.Model) -> keras.Model:
+    """The training view of an embedder's model: token ids in, the probabilities out (same layers)."""
+    return keras.Model(model.input, model.output["probabilities"], name="classifier")
+
+
+def compile_classifier(classifier: keras.Model, optimizer, label_smoothing: float) -> keras.Model:
+    """Compiles `classifier` with cross-entropy and accuracy; returns it."""
+    classifier.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return classifier
+
+
+def _vocabulary(config: TrainConfig, texts, work_dir: Path, resume: bool, vectors) -> list[str]:
+    from embedder.text_preprocessor import build_vocabulary, count_words
+
+    path = work_dir / "vocabulary.txt"
+    if resume and path.is_file():
+        return path.read_text("utf-8").split("\n")
+    extra = vectors.words[: config.extend_vocabulary] if vectors is not None and config.extend_vocabulary else ()
+    counts = count_words(texts, config.lowercase)
+    vocabulary = build_vocabulary(counts, config.vocabulary_size, config.min_count, config.lowercase, extra)
+    path.write_text("\n".join(vocabulary), "utf-8")
+    return vocabulary
+
+
+def export_embedder(embedder, out, document: dict, precision: str):
+    """Exports a float32 copy of `embedder` (whatever precision it trained in) as the next version under `out`."""
+    from embedder.export import export_saved_model
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    with precision_policy("float32"):
+        model = with_dtype_policy(embedder.model, "float32")
+    portable = SentenceEmbedder(model, embedder.preprocessor, embedder.labels)
+    return portable, export_saved_model(portable, out, run_config=document)
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path | None,
+    *,
+    work_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: int | str = "auto",
+    strategy=None,
+) -> TrainResult:
+    """Trains a new embedder as `config` says and exports it as the next version under `out`.
+
+    Args:
+        config: the run's settings.
+        out: the model base path (``models/NAME``); the export lands in ``out/<next version>/``. None skips the
+            export (the result still holds the trained embedder).
+        work_dir: checkpoints, logs and the saved settings; defaults to ``<out>.run``.
+        resume: continue the run in `work_dir` from its last checkpoint (same settings; `epochs` may grow).
+        overwrite: discard an earlier run's checkpoints in `work_dir`.
+        verbose: Keras's `fit` verbosity: "auto", 0 (silent), 1 (progress bar) or 2 (a line per epoch).
+        strategy: a `tf.distribute.Strategy` to use instead of the one `config.distribution` selects.
+
+    Returns:
+        The `TrainResult`.
+
+    Raises:
+        DataError: bad input data (see `training.data`).
+        RunStateError: a work directory that does not fit `resume`/`overwrite`.
+        ValueError: bad settings, e.g. word vectors whose size differs from the encoder's `embedding_dim`.
+    """
+    # The multi-worker strategy must exist before TensorFlow runs its first op.
+    strategy = strategy or select_strategy(config.distribution)
+    seed_everything(config.seed, config.deterministic)
+    if out is None and work_dir is None:
+        raise ValueError("Received out=None and work_dir=None; give at least one (where the checkpoints go).")
+    work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
+    chief = is_chief(strategy)
+
+    train_examples, dev_examples = load_labelled_data(config)
+    prepare_work_dir(work_dir, config, resume, overwrite)
+    vectors = None
+    if config.word_vectors:
+        from training.word_vectors import load_word_vectors
+
+        vectors = load_word_vectors(config.word_vectors)
+    vocabulary = _vocabulary(config, train_examples.texts, work_dir, resume, vectors)
+    labels = train_examples.label_set
+    logger.info(
+        "%d training and %d dev examples, %d classes, vocabulary of %d, %s",
+        len(train_examples),
+        len(dev_examples),
+        len(labels),
+        len(vocabulary),
+        describe(strategy),
+    )
+
+    from embedder.sentence_embedder import SentenceEmbedder
+    from training.word_vectors import apply_word_vectors
+
+    extra = {}
+    encoder_kwargs = dict(config.encoder)
+    if vectors is not None:
+        encoder_kwargs.setdefault("embedding_dim", vectors.dim)
+        encoder_kwargs.setdefault("embeddings_trainable", not config.freeze_word_vectors)
+    with precision_policy(config.precision), strategy.scope():
+        keras.utils.set_random_seed(config.seed)
+        embedder = SentenceEmbedder.create(
+            config.architecture,
+            vocabulary,
+            max_length=config.max_length,
+            labels=labels,
+            head=config.head,
+            lowercase=config.lowercase,
+            **encoder_kwargs,
+        )
+        if vectors is not None:
+            matrix, found = vectors.embedding_matrix(vocabulary, seed=config.seed)
+            apply_word_vectors(embedder.encoder, matrix)
+            extra["word_vector_coverage"] = round(found / max(1, len(vocabulary) - 3), 4)
+        train_ids = encode_texts(embedder.preprocessor, train_examples.texts)
+        dev_ids = encode_texts(embedder.preprocessor, dev_examples.texts)
+        batches_per_epoch = -(-len(train_examples) // config.batch_size)
+        optimizer = make_optimizer(config, batches_per_epoch)
+        classifier = compile_classifier(classifier_model(embedder.model), optimizer, config.label_smoothing)
+        checkpoint = RunCheckpoint(work_dir / "checkpoints", MONITOR, "max", config.patience, write=chief)
+        first_epoch = checkpoint.restore(classifier, optimizer) if resume else 0
+    if resume:
+        logger.info("resuming after epoch %d", first_epoch)
+
+    train_input, steps = make_input(
+        strategy,
+        [train_ids],
+        one_hot(train_examples.labels, labels),
+        config.batch_size,
+        config.seed,
+        first_epoch,
+        config.epochs,
+    )
+    dev_input = make_input(
+        strategy, [dev_ids], one_hot(dev_examples.labels, labels), config.batch_size, config.seed, shuffle=False
+    )
+    done_early = checkpoint.state.get("stopped_early", False)
+    wall = 0.0
+    if not done_early:
+        wall = run_fit(
+            classifier,
+            train_input,
+            steps,
+            checkpoint,
+            first_epoch,
+            config.epochs,
+            validation=dev_input,
+            log_dir=work_dir / "logs" if chief else None,
+            verbose=verbose,
+        )
+    epochs_run = checkpoint.state["epochs_done"] - first_epoch
+    checkpoint.restore_best(classifier)
+
+    extra.update(
+        parameters=int(embedder.model.count_params()),
+        train_examples=len(train_examples),
+        dev_examples=len(dev_examples),
+        labels=labels,
+    )
+    result = TrainResult(
+        embedder=embedder,
+        version_dir=None,
+        history=checkpoint.history,
+        best_epoch=checkpoint.state["best_epoch"],
+        dev_score=checkpoint.state["best"],
+        monitor=MONITOR,
+        stopped_early=bool(checkpoint.state.get("stopped_early")),
+        wall_time_s=wall,
+        train_tokens=count_tokens(train_ids) * epochs_run,
+        extra=extra,
+    )
+    if out is not None and chief:
+        result.embedder, result.version_dir = export_embedder(
+            embedder, out, run_config_document(config, result.summary()), config.precision
+        )
+        logger.info(
+            "exported %s (dev accuracy %.4f at epoch %s)", result.version_dir, result.dev_score or 0, result.best_epoch
+        )
+    return result
