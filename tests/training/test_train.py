@@ -25,10 +25,12 @@ def keyword_scores(embedder, test_rows):
     return accuracy, peaks
 
 
-# Attention over BiLSTM states need not sit on the word that decides the label: the recurrent states carry the
-# keyword to every position, and training settles on states next to it or at the sentence ends (Jain & Wallace
-# 2019, "Attention is not Explanation"). The Transformer's attention does peak on the keyword.
-ATTENTION_PEAKS_ON_KEYWORD = ("transformer",)
+# Attention over plain BiLSTM states need not sit on the word that decides the label: the recurrent states carry
+# the keyword to every later position (Jain & Wallace 2019, "Attention is not Explanation"); measured here, 14-32 %
+# of sentences. The attention encoders therefore add each word's projected embedding to its state
+# (`word_residual`, on by default), and then peak on the keyword. The max-pooling baseline has no attention: its
+# map (which token supplied each maximum) is only checked to learn the task.
+ATTENTION_PEAKS_ON_KEYWORD = ("classic", "structured", "transformer")
 
 
 @pytest.mark.parametrize("architecture", list(KEYWORD_ENCODERS))
