@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
-import json
 import multiprocessing
 import tempfile
 import threading
@@ -27,36 +26,64 @@ import time
 from pathlib import Path
 
 import numpy as np
-from serving_common import PROJECT_ROOT, ServerProcess, export_default_model, free_port, sentences
+from serving_common import PROJECT_ROOT, ServerProcess, export_default_model, free_port, pyplot, save_results, sentences
 
 MONITORING = PROJECT_ROOT / "serving" / "config" / "monitoring.config"
 
 
-def run_callers(target: str, first_caller: int, callers: int, seconds: float, start_at: float, texts: list[str]):
+def run_callers(
+    target: str, first_caller: int, callers: int, seconds: float, start_at: float, texts: list[str], caller_kind: str
+):
     """In a client process: `callers` threads, each embedding one sentence at a time until the phase ends.
 
+    `caller_kind` "client" uses `EmbeddingClient` (one per thread); "stub" a blocking gRPC call with the client's
+    own request messages (no futures, no chunking), the least client CPU per request.
     Returns (per-request latencies in seconds, failures, CPU seconds this process used during the phase).
     """
+    import grpc
+    import numpy as np
+
     from serving import EmbeddingClient
+    from serving import client_schema as pb
+    from serving.tensor_codec import string_tensor
 
     latencies: list[list[float]] = [[] for _ in range(callers)]
     failures: list[str] = []
 
     def caller(index: int) -> None:
-        with EmbeddingClient(target, "default", timeout=60) as client:
-            client.embed(texts[0])  # connect before the clock starts
-            time.sleep(max(0.0, start_at - time.time()))
-            position = (first_caller + index) * 37
-            end = start_at + seconds
-            while time.time() < end:
-                started = time.perf_counter()
-                try:
-                    client.embed(texts[position % len(texts)])
-                except Exception as error:  # noqa: BLE001 - counted and reported
-                    failures.append(repr(error))
-                    continue
-                latencies[index].append(time.perf_counter() - started)
-                position += 1
+        if caller_kind == "client":
+            client = EmbeddingClient(target, "default", timeout=60)
+            embed, close = client.embed, client.close
+        else:
+            channel = grpc.insecure_channel(target)
+            predict = channel.unary_unary(
+                pb.PREDICT_METHOD,
+                request_serializer=pb.PredictRequest.SerializeToString,
+                response_deserializer=pb.PredictResponse.FromString,
+            )
+
+            def embed(text):
+                request = pb.PredictRequest()
+                request.model_spec.name = "default"
+                request.inputs["text"].CopyFrom(string_tensor([text.encode()]))
+                output = predict(request, timeout=60).outputs["embedding"]
+                return np.frombuffer(output.tensor_content, np.float32)
+
+            close = channel.close
+        embed(texts[0])  # connect before the clock starts
+        time.sleep(max(0.0, start_at - time.time()))
+        position = (first_caller + index) * 37
+        end = start_at + seconds
+        while time.time() < end:
+            started = time.perf_counter()
+            try:
+                embed(texts[position % len(texts)])
+            except Exception as error:  # noqa: BLE001 - counted and reported
+                failures.append(repr(error))
+                continue
+            latencies[index].append(time.perf_counter() - started)
+            position += 1
+        close()
 
     threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
     for thread in threads:
@@ -103,12 +130,12 @@ def model_only_ceiling(version_dir: Path, texts: list[str], callers: int, second
     return {"concurrent_single_sentence": concurrent_singles, "batched": batched, "ratio": batched / concurrent_singles}
 
 
-def run_phase(pool, target: str, callers: int, processes: int, seconds: float, texts: list[str]):
+def run_phase(pool, target: str, callers: int, processes: int, seconds: float, texts: list[str], caller_kind: str):
     start_at = time.time() + 3.0  # time for the client processes to connect
     share = [callers // processes + (1 if i < callers % processes else 0) for i in range(processes)]
     firsts = np.cumsum([0, *share[:-1]])
     futures = [
-        pool.submit(run_callers, target, int(first), count, seconds, start_at, texts)
+        pool.submit(run_callers, target, int(first), count, seconds, start_at, texts, caller_kind)
         for first, count in zip(firsts, share)
         if count
     ]
@@ -125,6 +152,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--callers", type=int, default=32)
     parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument(
+        "--caller",
+        choices=("client", "stub"),
+        default="client",
+        help="EmbeddingClient per caller, or a plain blocking gRPC call (less client CPU)",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--rounds", type=int, default=2, help="phases per mode, alternating")
     parser.add_argument("--grpc-max-threads", type=int, default=64)
@@ -171,7 +204,7 @@ def main() -> None:
             for mode in order:
                 server_cpu = psutil.Process(servers[mode].process.pid).cpu_times()
                 got, failed, client_cpu = run_phase(
-                    pool, servers[mode].target, args.callers, args.client_processes, args.seconds, texts
+                    pool, servers[mode].target, args.callers, args.client_processes, args.seconds, texts, args.caller
                 )
                 server_cpu_after = psutil.Process(servers[mode].process.pid).cpu_times()
                 used = (server_cpu_after.user + server_cpu_after.system) - (server_cpu.user + server_cpu.system)
@@ -205,6 +238,7 @@ def main() -> None:
     results["settings"] = {
         "callers": args.callers,
         "client_processes": args.client_processes,
+        "caller": args.caller,
         "seconds_per_phase": args.seconds,
         "rounds": args.rounds,
         "grpc_max_threads": args.grpc_max_threads,
@@ -226,18 +260,11 @@ def main() -> None:
     )
     histogram = collections.Counter(results["on"]["batch_sizes"])
     print("batch sizes run with batching on (size: calls):", dict(sorted(histogram.items())))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
-    if args.plot:
-        plot(results, args.plot)
+    save_results(results, args.json, args.plot, plot)
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     modes = ("off", "on")
@@ -261,7 +288,6 @@ def plot(results: dict, path: Path) -> None:
     right.set_ylabel("model calls")
     right.set_title("Batch sizes the model ran")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
 
 

@@ -8,6 +8,7 @@ timing depends on the shapes, not on the weights.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import socket
@@ -83,3 +84,23 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_results(results: dict, json_path: Path | None, plot_path: Path | None, plot) -> None:
+    """Writes `results` as JSON and draws `plot(results, plot_path)`, for the paths given."""
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2))
+    if plot_path:
+        plot_path.parent.mkdir(parents=True, exist_ok=True)
+        plot(results, plot_path)

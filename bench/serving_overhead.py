@@ -19,14 +19,13 @@ hits them alike; throughput is rows over the summed call times. Goal: served/in-
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from serving_common import ServerProcess, export_default_model, sentences
+from serving_common import ServerProcess, export_default_model, pyplot, save_results, sentences
 
 BATCH_SIZES = (1, 64, 256)
 WAYS = ("in_process", "client", "stub")
@@ -112,18 +111,11 @@ def main() -> None:
                     f"[{result['calls']} calls each]",
                     flush=True,
                 )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
-    if args.plot:
-        plot(results, args.plot)
+    save_results(results, args.json, args.plot, plot)
 
 
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     sizes = list(results)
     x = np.arange(len(sizes))
@@ -142,7 +134,6 @@ def plot(results: dict, path: Path) -> None:
     ax.legend(fontsize=8)
     ax.margins(y=0.15)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
 
 

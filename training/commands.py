@@ -63,8 +63,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--head", nargs="+", metavar="KEY=VALUE", help="ClassificationHead arguments")
     hardware = parser.add_argument_group("hardware")
     hardware.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"))
-    hardware.add_argument("--distribution", choices=("auto", "none", "mirrored", "multi_worker"),
-                          help="auto: TF_CONFIG → multi_worker, several GPUs → mirrored (default auto)")
+    hardware.add_argument(
+        "--distribution",
+        choices=("auto", "none", "mirrored", "multi_worker"),
+        help="auto: TF_CONFIG → multi_worker, several GPUs → mirrored (default auto)",
+    )
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="model base path; the export becomes its next version")
     run.add_argument("--config", help="JSON settings (or a model's run_config.json) that the flags override")
@@ -75,9 +78,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
-    train = subparsers.add_parser("train", help="train a new embedder on labelled sentences and export it",
-                                  description="Train a new embedder with a classification head; exports "
-                                  "OUT/<next version>/ for `embedder serve`.")
+    train = subparsers.add_parser(
+        "train",
+        help="train a new embedder on labelled sentences and export it",
+        description="Train a new embedder with a classification head; exports "
+        "OUT/<next version>/ for `embedder serve`.",
+    )
     train.add_argument("--arch", dest="architecture", choices=("classic", "structured", "transformer", "bilstm_max"))
     _add_data_options(train)
     model = train.add_argument_group("model")
@@ -92,13 +98,20 @@ def register(subparsers) -> None:
     _add_run_options(train)
     train.set_defaults(handler=run_train)
 
-    finetune = subparsers.add_parser("finetune", help="fine-tune a trained embedder on new labels or scored pairs",
-                                     description="Keep a model's encoder and vocabulary; train a new head (or, "
-                                     "with --pairs, the encoder for cosine similarity); export to OUT.")
+    finetune = subparsers.add_parser(
+        "finetune",
+        help="fine-tune a trained embedder on new labels or scored pairs",
+        description="Keep a model's encoder and vocabulary; train a new head (or, "
+        "with --pairs, the encoder for cosine similarity); export to OUT.",
+    )
     finetune.add_argument("--from", dest="source", help="model base path or version directory to start from")
     finetune.add_argument("--freeze-epochs", type=int, help="epochs training only the new head first")
-    finetune.add_argument("--pairs", action="store_true", default=None,
-                          help="scored sentence pairs (score, sentence1, sentence2); exports a model without head")
+    finetune.add_argument(
+        "--pairs",
+        action="store_true",
+        default=None,
+        help="scored sentence pairs (score, sentence1, sentence2); exports a model without head",
+    )
     finetune.add_argument("--score-column")
     finetune.add_argument("--first-column")
     finetune.add_argument("--second-column")
@@ -121,9 +134,12 @@ def register(subparsers) -> None:
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(handler=run_evaluate)
 
-    explain = subparsers.add_parser("explain", help="attention heatmaps (HTML and PNG) for sentences",
-                                    description="Per-hop/per-head attention and Lin et al.'s overall map, from a "
-                                    "SavedModel in-process (--model) or a server's attention signature (--server).")
+    explain = subparsers.add_parser(
+        "explain",
+        help="attention heatmaps (HTML and PNG) for sentences",
+        description="Per-hop/per-head attention and Lin et al.'s overall map, from a "
+        "SavedModel in-process (--model) or a server's attention signature (--server).",
+    )
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="model base path or version directory (in-process)")
     source.add_argument("--server", help="HOST:PORT of a TF Serving API server")
@@ -173,13 +189,21 @@ def _run(args, function, config) -> int:
     from training.loop import RunStateError
 
     try:
-        result = function(config, args.out, work_dir=args.work_dir, resume=args.resume, overwrite=args.overwrite,
-                          verbose=0 if args.quiet else ("auto" if sys.stdout.isatty() else 2))
+        result = function(
+            config,
+            args.out,
+            work_dir=args.work_dir,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            verbose=0 if args.quiet else ("auto" if sys.stdout.isatty() else 2),
+        )
     except (DataError, RunStateError, ValueError, FileNotFoundError) as error:
         raise CommandError(str(error)) from None
     if result.version_dir is not None:
-        print(f"exported {result.version_dir}  ({result.monitor} {result.dev_score:.4f} at epoch {result.best_epoch}"
-              f"{', stopped early' if result.stopped_early else ''})")
+        print(
+            f"exported {result.version_dir}  ({result.monitor} {result.dev_score:.4f} at epoch {result.best_epoch}"
+            f"{', stopped early' if result.stopped_early else ''})"
+        )
     return 0
 
 
@@ -215,12 +239,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
     embedder = _load_embedder(args.model)
     try:
         if args.pairs:
-            report = evaluate.evaluate_pairs(embedder, args.data, args.score_column, args.first_column,
-                                             args.second_column, args.file_format, args.batch_size)
+            report = evaluate.evaluate_pairs(
+                embedder,
+                args.data,
+                args.score_column,
+                args.first_column,
+                args.second_column,
+                args.file_format,
+                args.batch_size,
+            )
             text = evaluate.format_pairs(report)
         else:
-            report = evaluate.evaluate_classifier(embedder, args.data, args.text_column, args.label_column,
-                                                  args.file_format, args.batch_size)
+            report = evaluate.evaluate_classifier(
+                embedder, args.data, args.text_column, args.label_column, args.file_format, args.batch_size
+            )
             text = evaluate.format_classification(report)
     except (DataError, ValueError) as error:
         raise CommandError(str(error)) from None
@@ -235,7 +267,9 @@ def run_explain(args: argparse.Namespace) -> int:
     sentences = list(args.sentences)
     if args.input:
         try:
-            sentences += [line.rstrip("\n") for line in Path(args.input).read_text("utf-8").splitlines() if line.strip()]
+            sentences += [
+                line.rstrip("\n") for line in Path(args.input).read_text("utf-8").splitlines() if line.strip()
+            ]
         except (OSError, UnicodeDecodeError) as error:
             raise CommandError(f"--input {args.input}: {error}") from None
     if not sentences:

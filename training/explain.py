@@ -122,11 +122,15 @@ def render_html(explanations: Sequence[Explanation], title: str = "Attention") -
         parts.append(f'<section class="sentence" id="s{number}">')
         parts.append(f"<h2>{number}. {html.escape(explanation.sentence)}</h2>")
         parts.append("<table>")
-        parts.append(f'<tr class="overall"><td class="k">overall</td><td>'
-                     f"{_words_html(explanation.tokens, explanation.overall)}</td></tr>")
+        parts.append(
+            f'<tr class="overall"><td class="k">overall</td><td>'
+            f"{_words_html(explanation.tokens, explanation.overall)}</td></tr>"
+        )
         for label, row in zip(explanation.row_labels(), explanation.weights):
-            parts.append(f'<tr class="row"><td class="k">{html.escape(label)}</td><td>'
-                         f"{_words_html(explanation.tokens, row)}</td></tr>")
+            parts.append(
+                f'<tr class="row"><td class="k">{html.escape(label)}</td><td>'
+                f"{_words_html(explanation.tokens, row)}</td></tr>"
+            )
         parts.append("</table></section>")
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -148,8 +152,9 @@ def plot_heatmap(explanation: Explanation):
     image = rows_axis.imshow(explanation.weights, aspect="auto", cmap="Reds", vmin=0.0, interpolation="nearest")
     rows_axis.set_yticks(range(explanation.rows), explanation.row_labels())
     rows_axis.set_xticks([])
-    rows_axis.set_title(explanation.sentence if len(explanation.sentence) < 90 else explanation.sentence[:87] + "...",
-                        fontsize=9)
+    rows_axis.set_title(
+        explanation.sentence if len(explanation.sentence) < 90 else explanation.sentence[:87] + "...", fontsize=9
+    )
     overall_axis.imshow(explanation.overall[None, :], aspect="auto", cmap="Reds", vmin=0.0, interpolation="nearest")
     overall_axis.set_yticks([0], ["overall"])
     overall_axis.set_xticks(range(len(tokens)), tokens, rotation=60, ha="right", fontsize=8)

@@ -21,6 +21,8 @@ class ClassicAttentionEncoder(RecurrentSentenceEncoder):
     Args:
         vocabulary_size: number of token ids, the reserved ones included.
         attention_units: width of the scoring MLP. Defaults to 128.
+        word_residual: add a projection of each word's embedding to its state, so that the attention points at
+            the words that matter (see `RecurrentSentenceEncoder`). Defaults to True.
         **kwargs: `rnn_type`, `rnn_units`, `rnn_layers`, `embedding_dim`, `dropout`, `embeddings_trainable`
             (see `RecurrentSentenceEncoder` and `SentenceEncoder`), and `keras.layers.Layer` arguments.
 
@@ -42,9 +44,9 @@ class ClassicAttentionEncoder(RecurrentSentenceEncoder):
         Bahdanau, Cho & Bengio (2015); Yang et al. (2016), Hierarchical Attention Networks.
     """
 
-    def __init__(self, vocabulary_size: int, attention_units: int = 128, **kwargs):
+    def __init__(self, vocabulary_size: int, attention_units: int = 128, word_residual: bool = True, **kwargs):
         check_positive_int("attention_units", attention_units)
-        super().__init__(vocabulary_size, **kwargs)
+        super().__init__(vocabulary_size, word_residual=word_residual, **kwargs)
         self.attention_units = attention_units
 
     def build(self, token_ids_shape, query_shape=None):

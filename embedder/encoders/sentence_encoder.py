@@ -92,11 +92,21 @@ class RecurrentSentenceEncoder(SentenceEncoder):
         rnn_type: "lstm" or "gru". Defaults to "lstm".
         rnn_units: units per direction (u); the states are 2u wide. Defaults to 128.
         rnn_layers: number of stacked bidirectional layers. Defaults to 1.
+        word_residual: add a linear projection of each word's embedding to its state (H = BiRNN(X) + X W).
+            Without it, every state after a word carries that word, and attention over the states need not sit
+            on the word that matters (Jain & Wallace 2019); with it, the heatmaps point at the words themselves.
+            Defaults to False here; the attention encoders default to True.
         **kwargs: passed to `SentenceEncoder`.
     """
 
     def __init__(
-        self, vocabulary_size: int, rnn_type: str = "lstm", rnn_units: int = 128, rnn_layers: int = 1, **kwargs
+        self,
+        vocabulary_size: int,
+        rnn_type: str = "lstm",
+        rnn_units: int = 128,
+        rnn_layers: int = 1,
+        word_residual: bool = False,
+        **kwargs,
     ):
         check_choice("rnn_type", rnn_type, RNN_TYPES)
         check_positive_int("rnn_units", rnn_units)
@@ -105,6 +115,7 @@ class RecurrentSentenceEncoder(SentenceEncoder):
         self.rnn_type = rnn_type
         self.rnn_units = rnn_units
         self.rnn_layers = rnn_layers
+        self.word_residual = word_residual
 
     def build_recurrent(self):
         self.build_token_embedding()
@@ -120,16 +131,31 @@ class RecurrentSentenceEncoder(SentenceEncoder):
             layer.build((None, None, width))
             self.recurrent.append(layer)
             width = 2 * self.rnn_units
+        if self.word_residual:
+            self.word_projection = keras.layers.Dense(
+                2 * self.rnn_units, use_bias=False, dtype=self.dtype_policy, name="word_projection"
+            )
+            self.word_projection.build((None, None, self.embedding_dim))
         self.state_dropout = keras.layers.Dropout(self.dropout, name="state_dropout")
 
     def encode_states(self, token_ids, training=None):
         """Returns ``(states, mask)``: H (batch, length, 2u) and boolean (batch, length)."""
-        x, mask = self.embed_tokens(token_ids, training=training)  # (B, T, E), (B, T)
+        words, mask = self.embed_tokens(token_ids, training=training)  # (B, T, E), (B, T)
+        x = words
         for layer in self.recurrent:
             x = layer(x, mask=mask, training=training)  # (B, T, 2u)
+        if self.word_residual:
+            x = x + self.word_projection(words)  # (B, T, 2u): each state also says which word it sits on
         return self.state_dropout(x, training=training), mask
 
     def get_config(self):
         config = super().get_config()
-        config.update({"rnn_type": self.rnn_type, "rnn_units": self.rnn_units, "rnn_layers": self.rnn_layers})
+        config.update(
+            {
+                "rnn_type": self.rnn_type,
+                "rnn_units": self.rnn_units,
+                "rnn_layers": self.rnn_layers,
+                "word_residual": self.word_residual,
+            }
+        )
         return config

@@ -21,6 +21,9 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
         attention_units: d_a. Defaults to 128.
         penalty_coefficient: weight of the redundancy penalty. Defaults to 1.0.
         hop_pooling: "flatten" or "mean". Defaults to "flatten".
+        word_residual: H = BiLSTM(X) + X W instead of the paper's H = BiLSTM(X), so that each hop's attention
+            points at words rather than at states that merely carry them (see `RecurrentSentenceEncoder`);
+            False gives the paper's model exactly. Defaults to True.
         **kwargs: `rnn_type`, `rnn_units`, `rnn_layers`, `embedding_dim`, `dropout`, `embeddings_trainable`, and
             `keras.layers.Layer` arguments.
 
@@ -48,11 +51,12 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
         attention_units: int = 128,
         penalty_coefficient: float = 1.0,
         hop_pooling: str = "flatten",
+        word_residual: bool = True,
         **kwargs,
     ):
         # Validate through the layer itself so that the messages are the same wherever the argument is given.
         StructuredSelfAttention(attention_hops, attention_units, penalty_coefficient, hop_pooling)
-        super().__init__(vocabulary_size, **kwargs)
+        super().__init__(vocabulary_size, word_residual=word_residual, **kwargs)
         self.attention_hops = attention_hops
         self.attention_units = attention_units
         self.penalty_coefficient = float(penalty_coefficient)

@@ -48,3 +48,37 @@ def keyword_files(tmp_path_factory):
         "dev": write_tsv(folder / "dev.tsv", keyword_sentences(96, seed=1)),
         "test": keyword_sentences(100, seed=2),
     }
+
+
+def keyword_config(files, architecture, **overrides):
+    """Settings that learn the keyword task in a few seconds."""
+    from training.config import TrainConfig
+
+    values = dict(
+        architecture=architecture,
+        train_path=files["train"],
+        dev_path=files["dev"],
+        encoder=KEYWORD_ENCODERS[architecture],
+        head={"hidden_layers": 0, "dropout": 0.0},
+        max_length=24,
+        batch_size=16,
+        epochs=6,
+        learning_rate=3e-3,
+        patience=0,
+    )
+    return TrainConfig(**(values | overrides))
+
+
+@pytest.fixture(scope="session")
+def keyword_models(keyword_files, tmp_path_factory):
+    """Every encoder trained briefly on the keyword task; the transformer is also exported (models/transformer/1)."""
+    from training.train import train
+
+    base = tmp_path_factory.mktemp("keyword-models")
+    results = {}
+    for architecture in KEYWORD_ENCODERS:
+        out = base / architecture if architecture == "transformer" else None
+        results[architecture] = train(
+            keyword_config(keyword_files, architecture), out, work_dir=base / f"{architecture}.run", verbose=0
+        )
+    return results

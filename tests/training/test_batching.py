@@ -16,8 +16,10 @@ def test_each_epoch_covers_every_example_once_in_a_seeded_order():
 
 def test_buckets_pad_less_than_random_batches():
     lengths = np.random.default_rng(1).integers(1, 100, size=2000)
+
     def padding(plan):
         return sum(len(b) * lengths[b].max() - lengths[b].sum() for b in plan)
+
     random_plan = np.array_split(np.random.default_rng(2).permutation(2000), steps(2000, 32))
     assert padding(plan_epoch(lengths, 32, seed=0, epoch=0)) < 0.5 * padding(random_plan)
 

@@ -10,8 +10,10 @@ from tests.conftest import TINY_ENCODERS
 VARIANTS = {
     "classic": TINY_ENCODERS["classic"],
     "classic-gru": dict(TINY_ENCODERS["classic"], rnn_type="gru", rnn_layers=2),
+    "classic-paper-states": dict(TINY_ENCODERS["classic"], word_residual=False),
     "structured": TINY_ENCODERS["structured"],
     "structured-mean": dict(TINY_ENCODERS["structured"], hop_pooling="mean"),
+    "structured-paper-states": dict(TINY_ENCODERS["structured"], word_residual=False),
     "transformer": TINY_ENCODERS["transformer"],
     "transformer-cls-learned": dict(TINY_ENCODERS["transformer"], pooling="cls", position_encoding="learned"),
     "transformer-pre-ln-glove-width": dict(TINY_ENCODERS["transformer"], normalize_first=True, embedding_dim=5),
