@@ -27,8 +27,9 @@ test: lint
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-client-compat
 
-# The light client must also work with protobuf 6.x (which the Beam extra needs) and without TensorFlow: a second,
-# small venv with only the base dependencies runs the client's own tests. Rebuilt only when pyproject.toml changes.
+# The light client must work under both protobuf majors: the test venv above has 6.x (the Beam extra caps it below
+# 7), and a client-only install gets 7.x. A second, small venv with only the base dependencies (protobuf 7, no
+# TensorFlow) runs the client's own tests. Rebuilt only when pyproject.toml changes.
 CLIENT_VENV := .venv-client
 CLIENT_STAMP := $(CLIENT_VENV)/.installed
 CLIENT_TESTS := $(addprefix tests/serving/,test_client.py test_aio_client.py test_client_cli.py test_client_schema.py \
@@ -36,12 +37,14 @@ CLIENT_TESTS := $(addprefix tests/serving/,test_client.py test_aio_client.py tes
 
 $(CLIENT_STAMP): pyproject.toml
 	test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
-	$(CLIENT_VENV)/bin/python -m pip install -q -e . "protobuf>=6,<7" pytest pytest-timeout
+	$(CLIENT_VENV)/bin/python -m pip install -q -e . "protobuf>=7,<8" pytest pytest-timeout
 	touch $(CLIENT_STAMP)
 
 test-client-compat: $(CLIENT_STAMP)
-	$(CLIENT_VENV)/bin/python -c "import google.protobuf as p, sys; v = p.__version__; print('protobuf', v); \
+	$(BIN)/python -c "import google.protobuf as p, sys; v = p.__version__; print('test venv: protobuf', v); \
 		sys.exit(v.split('.')[0] != '6')"
+	$(CLIENT_VENV)/bin/python -c "import google.protobuf as p, sys; v = p.__version__; print('client venv: protobuf', v); \
+		sys.exit(v.split('.')[0] != '7')"
 	$(CLIENT_VENV)/bin/python -m pytest -q -p no:cacheprovider $(CLIENT_TESTS)
 
 run: $(STAMP)
