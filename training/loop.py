@@ -175,10 +175,48 @@ def make_optimizer(config: RunConfig, steps_per_epoch: int, epochs: int | None =
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(**kwargs)
+        return _clipping_after_all_reduce(keras.optimizers.Adam)(**kwargs)
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(weight_decay=config.weight_decay, **kwargs)
-    return keras.optimizers.SGD(momentum=0.9, **kwargs)
+        return _clipping_after_all_reduce(keras.optimizers.AdamW)(weight_decay=config.weight_decay, **kwargs)
+    return _clipping_after_all_reduce(keras.optimizers.SGD)(momentum=0.9, **kwargs)
+
+
+def _clip_after_all_reduce(self, grads):
+    """``clipnorm`` applied to the gradient summed over all replicas, as on one device.
+
+    Keras 3 (TensorFlow backend) clips each replica's gradient before the all-reduce, so a run over N replicas clips
+    N partial gradients (each from its share of the loss) instead of their sum, and trains differently from the
+    same run on one device. Here each replica scales its part by the factor that `tf.clip_by_norm` would apply to
+    the sum; the all-reduce that follows then adds up to exactly the clipped sum.
+    """
+    context = tf.distribute.get_replica_context()
+    if not self.clipnorm or context is None or context.num_replicas_in_sync == 1:
+        return super(type(self), self)._clip_gradients(grads)
+    present = [index for index, grad in enumerate(grads) if grad is not None]
+    dense = [tf.convert_to_tensor(grads[index]) for index in present]
+    totals = context.all_reduce(tf.distribute.ReduceOp.SUM, dense)
+    clipped = list(grads)
+    for index, total in zip(present, totals):
+        norm = tf.norm(total)
+        factor = tf.cast(self.clipnorm, norm.dtype) / tf.maximum(norm, tf.cast(self.clipnorm, norm.dtype))
+        grad = grads[index]
+        if isinstance(grad, tf.IndexedSlices):
+            clipped[index] = tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
+        else:
+            clipped[index] = grad * tf.cast(factor, grad.dtype)
+    return clipped
+
+
+_CLIPPING_CLASSES: dict[type, type] = {}
+
+
+def _clipping_after_all_reduce(base: type) -> type:
+    """`base` (a Keras optimizer class) with `_clip_after_all_reduce` as its gradient clipping."""
+    if base not in _CLIPPING_CLASSES:
+        _CLIPPING_CLASSES[base] = keras.saving.register_keras_serializable(package="sentence_embedder_training")(
+            type(base.__name__, (base,), {"_clip_gradients": _clip_after_all_reduce, "__module__": __name__})
+        )
+    return _CLIPPING_CLASSES[base]
 
 
 def count_tokens(*id_matrices: np.ndarray) -> int:
@@ -186,11 +224,12 @@ def count_tokens(*id_matrices: np.ndarray) -> int:
 
 
 def _build_from_local_batch(model: keras.Model, iterator=None, data_batch=None) -> None:
-    """Replaces Keras's `_maybe_symbolic_build` on a model trained with `MultiWorkerMirroredStrategy`.
+    """Replaces Keras's `_maybe_symbolic_build` on a model trained over several replicas.
 
-    Before training Keras reads one batch and reduces it across replicas to build the model symbolically. Across
-    workers that reduction fails on an ``(inputs, targets)`` tuple (TensorFlow 2.21, Keras 3.15), and our
-    per-replica batches differ in width anyway; the model only needs the shapes and dtypes of one local batch.
+    Before training Keras reads one batch and reduces it across replicas to build the model symbolically. That
+    reduction adds the replicas' batches, which fails when they differ in width, as ours do (each replica's slice is
+    cut to its own longest row), and across workers it fails on any ``(inputs, targets)`` tuple (TensorFlow 2.21,
+    Keras 3.15). The model only needs the shapes and dtypes of one local batch.
     """
     strategy = model.distribute_strategy
     if iterator is not None:
@@ -260,6 +299,7 @@ def run_fit(
         return 0.0
     if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _patch_multi_worker_logs()
+    if model.distribute_strategy.num_replicas_in_sync > 1:
         model._maybe_symbolic_build = lambda iterator=None, data_batch=None: _build_from_local_batch(  # noqa: SLF001
             model, iterator, data_batch
         )
