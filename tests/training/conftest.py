@@ -14,7 +14,6 @@ KEYWORD_ENCODERS = {
     "classic": dict(embedding_dim=16, rnn_units=16, attention_units=16, dropout=0.0),
     "structured": dict(embedding_dim=16, rnn_units=16, attention_units=16, attention_hops=2, dropout=0.0),
     "transformer": dict(hidden_dim=16, num_heads=2, num_layers=1, intermediate_dim=32, dropout=0.0),
-    "bilstm_max": dict(embedding_dim=16, rnn_units=16, dropout=0.0),
 }
 
 
@@ -47,6 +46,17 @@ def keyword_files(tmp_path_factory):
         "train": write_tsv(folder / "train.tsv", keyword_sentences(480, seed=0)),
         "dev": write_tsv(folder / "dev.tsv", keyword_sentences(96, seed=1)),
         "test": keyword_sentences(100, seed=2),
+    }
+
+
+@pytest.fixture(scope="session")
+def small_keyword_files(tmp_path_factory):
+    """A smaller keyword task, for tests of the machinery (resume, precision, distribution) rather than learning."""
+    folder = tmp_path_factory.mktemp("small-keyword")
+    return {
+        "train": write_tsv(folder / "train.tsv", keyword_sentences(160, seed=10)),
+        "dev": write_tsv(folder / "dev.tsv", keyword_sentences(32, seed=11)),
+        "test": keyword_sentences(32, seed=12),
     }
 
 

@@ -33,7 +33,8 @@ def test_dtype_policy_copy_keeps_weights(tiny_vocabulary):
 
 
 @pytest.mark.slow
-def test_bfloat16_training_exports_a_float32_model(keyword_files, tmp_path):
+def test_bfloat16_training_exports_a_float32_model(small_keyword_files, tmp_path):
+    keyword_files = small_keyword_files
     config = keyword_config(keyword_files, "transformer", epochs=1, precision="mixed_bfloat16")
     result = train(config, tmp_path / "m", verbose=0)
     assert np.isfinite(result.history[0]["loss"])

@@ -71,8 +71,8 @@ def test_export_reloads_with_the_same_predictions(keyword_models, keyword_files)
     assert document["result"]["best_epoch"] == result.best_epoch
 
 
-def test_run_state_errors(keyword_files, tmp_path):
-    config = keyword_config(keyword_files, "transformer", epochs=1)
+def test_run_state_errors(small_keyword_files, tmp_path):
+    config = keyword_config(small_keyword_files, "transformer", epochs=1)
     with pytest.raises(RunStateError, match="Nothing to resume"):
         train(config, None, work_dir=tmp_path / "run", resume=True, verbose=0)
     train(config, None, work_dir=tmp_path / "run", verbose=0)
@@ -91,7 +91,8 @@ def test_bad_input_raises_before_training(keyword_files, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_pretrained_word_vectors_and_a_dev_holdout(keyword_files, tmp_path):
+def test_pretrained_word_vectors_and_a_dev_holdout(small_keyword_files, tmp_path):
+    keyword_files = small_keyword_files
     vectors = {"apple": [1.0, 0.0, 0.0, 0.5], "tiger": [0.0, 1.0, 0.0, 0.5], "pear": [0.5, 0.5, 0.5, 0.5]}
     path = tmp_path / "vectors.txt"
     path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()), encoding="utf-8")
@@ -107,7 +108,7 @@ def test_pretrained_word_vectors_and_a_dev_holdout(keyword_files, tmp_path):
         dev_fraction=0.25,
     )
     result = train(config, None, work_dir=tmp_path / "run", verbose=0)
-    assert (result.extra["train_examples"], result.extra["dev_examples"]) == (360, 120)
+    assert (result.extra["train_examples"], result.extra["dev_examples"]) == (120, 40)
     vocabulary = result.embedder.preprocessor.vocabulary
     assert "pear" in vocabulary  # added from the vectors though training never saw it
     table = np.asarray(result.embedder.encoder.token_embedding.embeddings)
