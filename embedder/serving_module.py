@@ -44,9 +44,14 @@ class ServingModule(tf.Module):
             self.classify = tf.function(self._classify, input_signature=[TEXT_SPEC])
 
     def _run(self, text):
-        words = self.preprocessor.words(text)  # (B, (T)) strings
-        token_ids = self.preprocessor.ids(words)  # (B, T) int32
-        return words, self.model(token_ids, training=False)
+        # Keras RNN layers fail on an empty batch ("slice index 0 of dimension 0 out of bounds"), and TF Serving
+        # passes empty requests straight to the graph: run one placeholder row instead and drop it again.
+        batch = tf.shape(text)[0]
+        text = tf.concat([text, [""]], axis=0)[: tf.maximum(batch, 1)]  # (max(B, 1),)
+        words = self.preprocessor.words(text)  # (max(B, 1), (T)) strings
+        token_ids = self.preprocessor.ids(words)  # (max(B, 1), T) int32
+        outputs = self.model(token_ids, training=False)
+        return words[:batch], {key: value[:batch] for key, value in outputs.items()}
 
     def _embed(self, text):
         _, outputs = self._run(text)

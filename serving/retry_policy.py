@@ -1,0 +1,78 @@
+"""When and how long the light client waits before trying an RPC again.
+
+Only UNAVAILABLE (server down, restarting, or its batching queue full) and RESOURCE_EXHAUSTED (overloaded) are
+retried: TF Serving's Predict, GetModelMetadata and GetModelStatus have no side effects, so a retry is safe, and
+every other status means the same request would fail again. Waits grow exponentially with random jitter (so many
+clients that failed together do not retry together) and never run past the call's deadline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import grpc
+
+RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff.
+
+    Args:
+        max_attempts: tries per RPC, the first included; 1 disables retries. Defaults to 5.
+        initial_backoff: seconds before the second try. Defaults to 0.1.
+        max_backoff: cap on one wait, in seconds. Defaults to 2.0.
+        multiplier: growth of the wait from one try to the next. Defaults to 2.0.
+        jitter: each wait is scaled by a random factor in [1 - jitter, 1 + jitter]. Defaults to 0.2.
+
+    With the defaults a call gives up after about 1.5 s of waiting (0.1 + 0.2 + 0.4 + 0.8); a caller that must ride
+    through a server restart raises `max_attempts` (e.g. 10: about 10 s).
+    """
+
+    max_attempts: int = 5
+    initial_backoff: float = 0.1
+    max_backoff: float = 2.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+
+    def __post_init__(self):
+        if not isinstance(self.max_attempts, int) or isinstance(self.max_attempts, bool) or self.max_attempts < 1:
+            raise ValueError(
+                "Received an invalid value for argument `max_attempts`, expected a positive integer. "
+                f"Received: max_attempts={self.max_attempts!r}"
+            )
+        for name in ("initial_backoff", "max_backoff"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(
+                    f"Received an invalid value for argument `{name}`, expected a non-negative number. "
+                    f"Received: {name}={value!r}"
+                )
+        if not isinstance(self.multiplier, (int, float)) or self.multiplier < 1:
+            raise ValueError(
+                "Received an invalid value for argument `multiplier`, expected a number >= 1. "
+                f"Received: multiplier={self.multiplier!r}"
+            )
+        if not isinstance(self.jitter, (int, float)) or not 0 <= self.jitter < 1:
+            raise ValueError(
+                f"Received an invalid value for argument `jitter`, expected a number in [0, 1). "
+                f"Received: jitter={self.jitter!r}"
+            )
+
+    def should_retry(self, code: grpc.StatusCode, details: str | None, attempt: int) -> bool:
+        """Whether try number `attempt` (1-based), which failed with `code`, gets another try."""
+        if attempt >= self.max_attempts or code not in RETRYABLE_CODES:
+            return False
+        # gRPC's own "message larger than max" is RESOURCE_EXHAUSTED too, but the same message fails every time.
+        return "larger than max" not in (details or "")
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait after failed try number `attempt` (1-based)."""
+        base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
+        return base * (1 + self.jitter * (2 * (rng or random).random() - 1))
+
+
+#: No retries: every failure is raised at once.
+NO_RETRY = RetryPolicy(max_attempts=1)
