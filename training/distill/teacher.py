@@ -75,32 +75,46 @@ def _weights_identity(path: Path) -> str:
 class SentenceTransformerTeacher:
     """A sentence-transformers model folder as a teacher, on the CPU by default.
 
+    The model (and PyTorch) is loaded on first use: a run whose teacher vectors are all cached never loads it.
+
     Args:
         path: the model folder, or one of `MINILM_NAMES`.
         batch_size: sentences per forward pass. Defaults to 64.
         device: the torch device. Defaults to "cpu".
         threads: torch intra-op threads; None leaves torch's default.
+
+    Raises:
+        FileNotFoundError: `path` is not a model folder (see `resolve_teacher_path`).
     """
 
     def __init__(self, path: str | Path, batch_size: int = 64, device: str = "cpu", threads: int | None = None):
         self.path = resolve_teacher_path(path)
         self.batch_size = batch_size
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            import torch
-            from sentence_transformers import SentenceTransformer
-        except ModuleNotFoundError as error:
-            raise ModuleNotFoundError(
-                f"A sentence-transformers teacher needs {error.name}: pip install 'sentence-embedder[distill]', "
-                "or pass vectors computed elsewhere with --teacher-embeddings."
-            ) from None
-        if threads:
-            torch.set_num_threads(threads)
-        self.model = SentenceTransformer(str(self.path), device=device)
+        self.device = device
+        self.threads = threads
         # The packaged copy lives in a folder called "model"; its package's name says more.
         label = self.path.parent.name if self.path.name == "model" else self.path.name
         self._name = f"{label}-{_weights_identity(self.path)}"
+        self._model = None
+
+    @property
+    def model(self):
+        """The `SentenceTransformer` (loaded on first use, with the hub switched off)."""
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                import torch
+                from sentence_transformers import SentenceTransformer
+            except ModuleNotFoundError as error:
+                raise ModuleNotFoundError(
+                    f"A sentence-transformers teacher needs {error.name}: pip install 'sentence-embedder[distill]', "
+                    "or pass vectors computed elsewhere with --teacher-embeddings."
+                ) from None
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            self._model = SentenceTransformer(str(self.path), device=self.device)
+        return self._model
 
     @property
     def name(self) -> str:
