@@ -42,16 +42,24 @@ def tiny_config(corpus_file, cache_dir, **overrides) -> DistillConfig:
     return DistillConfig(**dict(settings, **overrides))
 
 
+@pytest.fixture(scope="module")
+def distilled(tmp_path_factory, corpus_file):
+    """(config, result, model base path, teacher) of one tiny distillation run."""
+    tmp_path = tmp_path_factory.mktemp("distilled")
+    teacher = StandInTeacher()
+    config = tiny_config(corpus_file, tmp_path / "cache")
+    result = distill(config, tmp_path / "models" / "student", teacher=teacher, verbose=0, show_progress_bar=False)
+    return config, result, tmp_path / "models" / "student", teacher
+
+
 @pytest.mark.slow
-def test_distillation_moves_the_student_towards_the_teacher(tmp_path, corpus_file):
+def test_distillation_moves_the_student_towards_the_teacher(distilled):
     import keras
 
     from embedder.sentence_embedder import SentenceEmbedder
     from training.distill.student import build_student
 
-    teacher = StandInTeacher()
-    config = tiny_config(corpus_file, tmp_path / "cache")
-    result = distill(config, tmp_path / "models" / "student", teacher=teacher, verbose=0, show_progress_bar=False)
+    config, result, model_path, teacher = distilled
     assert teacher.calls > 0
 
     held_back = [s for s in corpus_sentences(700, seed=1) if s not in set(corpus_sentences(600, seed=0))][:100]
@@ -65,7 +73,7 @@ def test_distillation_moves_the_student_towards_the_teacher(tmp_path, corpus_fil
     assert result.dev_score > result.extra["untrained_dev_cosine"] + 0.4
 
     # Exported like any model: the served embedding is the projected, teacher-space vector.
-    reloaded = SentenceEmbedder.load(tmp_path / "models" / "student")
+    reloaded = SentenceEmbedder.load(model_path)
     assert reloaded.embedding_dim == DIM and reloaded.architecture == "transformer"
     np.testing.assert_allclose(reloaded.encode(held_back), result.embedder.encode(held_back), atol=1e-5)
     tokens, weights = reloaded.attention(held_back[:1])
@@ -76,6 +84,33 @@ def test_distillation_moves_the_student_towards_the_teacher(tmp_path, corpus_fil
     corpus = corpus_of(config)
     vectors, origin = teacher_vectors(config, corpus, teacher=again, show_progress_bar=False)
     assert again.calls == 0 and origin["rows_from_cache"] == len(corpus) == len(vectors)
+
+
+@pytest.mark.slow
+def test_finetune_starts_from_the_distilled_encoder(distilled, tmp_path):
+    from embedder.sentence_embedder import SentenceEmbedder
+    from training.config import FinetuneConfig
+    from training.finetune import finetune
+
+    _, result, model_path, _ = distilled
+    rows = ["label\ttext"] + [f"{'yes' if 'w1' in s.split() else 'no'}\t{s}" for s in corpus_sentences(80, seed=5)]
+    (tmp_path / "train.tsv").write_text("\n".join(rows[:61]), encoding="utf-8")
+    (tmp_path / "dev.tsv").write_text("\n".join(rows[:1] + rows[61:]), encoding="utf-8")
+    config = FinetuneConfig(
+        source=str(model_path),
+        train_path=str(tmp_path / "train.tsv"),
+        dev_path=str(tmp_path / "dev.tsv"),
+        epochs=1,
+        freeze_epochs=1,
+        batch_size=16,
+    )
+    tuned = finetune(config, tmp_path / "tuned", verbose=0)
+    reloaded = SentenceEmbedder.load(tmp_path / "tuned")
+    assert reloaded.labels == ["no", "yes"]
+    assert reloaded.predict_proba(["w1 w2 w3", "w4 w5"]).shape == (2, 2)
+    # The encoder was frozen for the only epoch: its weights are still the distilled ones.
+    for mine, theirs in zip(tuned.embedder.encoder.get_weights(), result.embedder.encoder.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 def test_split_dev_is_seeded_and_disjoint():
