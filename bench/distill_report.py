@@ -16,6 +16,13 @@ END = "<!-- distill:end -->"
 TEACHER_REFERENCE = {"stsb": 86.7, "trec": 90.6, "sst2": 81.2, "per_s_32": 222}
 
 
+WORD_VECTORS = {
+    "teacher": "from the teacher (each vocabulary word encoded alone, PCA-reduced to the embedding width)",
+    "glove-50d": "GloVe 6B 50-d",
+    None: "random",
+}
+
+
 def _f(value, digits: int = 1) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
@@ -152,10 +159,10 @@ def section(results: dict) -> str:
     students = results.get("students", {})
     per_file = "; ".join(f"{Path(p).parent.name}/{Path(p).name} {n:,}" for p, n in corpus.get("per_file", {}).items())
     settings = "\n".join(
-        f"- **{name}**: `{s['settings']['encoder']}`, GloVe-50d input vectors "
-        f"({_f(100 * (s['word_vector_coverage'] or 0))} % "
-        f"of a {s['vocabulary_size']:,}-word vocabulary), {s['settings']['epochs']} epochs, batch "
-        f"{s['settings']['batch_size']}, {s['settings']['loss']} loss; best epoch {s['best_epoch']}."
+        f"- **{name}**: `{s['settings']['encoder']}`, {s['vocabulary_size']:,}-word vocabulary, input word vectors "
+        f"{WORD_VECTORS.get(s['settings']['word_vectors'], s['settings']['word_vectors'])}, "
+        f"{s['settings']['epochs']} epochs, batch {s['settings']['batch_size']}, learning rate "
+        f"{s['settings']['learning_rate']}, {s['settings']['loss']} loss; best epoch {s['best_epoch']}."
         for name, s in students.items()
     )
     parts = [

@@ -95,7 +95,11 @@ def register(subparsers) -> None:
     student.add_argument("--max-length", type=int, default=64)
     student.add_argument("--vocabulary-size", type=int, default=40000)
     student.add_argument("--min-count", type=int, default=2)
-    student.add_argument("--word-vectors", help="'glove-50d' (extra [glove]) or a GloVe text file")
+    student.add_argument(
+        "--word-vectors",
+        help="initial word vectors: 'teacher' (the teacher's vector of each word, "
+        "PCA-reduced), 'glove-50d' (extra [glove]) or a GloVe text file",
+    )
     student.add_argument(
         "--extend-vocabulary", type=int, default=0, help="add up to N frequent word-vector words the corpus lacks"
     )

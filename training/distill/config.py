@@ -57,8 +57,10 @@ class DistillConfig:
     Args:
         architecture: the student's encoder: "classic", "structured" or "transformer".
         corpus: corpus files (see `training.distill.corpus.read_texts`).
-        teacher: a sentence-transformers folder or "all-MiniLM-L6-v2"; None when `teacher_embeddings` is given.
-        teacher_embeddings: a ``.npy`` file of teacher vectors, one row per corpus sentence, computed elsewhere.
+        teacher: a sentence-transformers folder or "all-MiniLM-L6-v2"; may be None when `teacher_embeddings` is
+            given.
+        teacher_embeddings: a ``.npy`` file of teacher vectors, one row per corpus sentence, computed elsewhere;
+            when given, the corpus vectors come from it (a `teacher` then only serves ``word_vectors="teacher"``).
         exclude: files whose sentences are kept out of the corpus (evaluation sets).
         max_words: sentences are cut into windows of at most this many words. Defaults to 64.
         min_words: shorter sentences are dropped. Defaults to 2.
@@ -74,9 +76,11 @@ class DistillConfig:
         vocabulary_size: the most vocabulary entries (reserved ones included). Defaults to 40000.
         min_count: corpus words seen fewer times are left out. Defaults to 2.
         lowercase: lower-case texts. Defaults to True.
-        word_vectors: "glove-50d" or a GloVe text file to initialise the token embedding; None for random.
-        extend_vocabulary: add up to this many of the vectors' most frequent words missing from the corpus.
-            Defaults to 0.
+        word_vectors: initial token embeddings: "teacher" (each vocabulary word encoded alone by the teacher,
+            PCA-reduced to the embedding width; needs `teacher`), "glove-50d" or a GloVe text file; None for
+            random.
+        extend_vocabulary: add up to this many of the GloVe vectors' most frequent words missing from the corpus
+            (not with "teacher"). Defaults to 0.
         loss: "cosine" (1 - cosine similarity to the teacher's unit vector), "mse" (squared distance to it, which
             also pins the student's norm to 1) or "cosine+mse" (their sum). Defaults to "cosine".
         dev_sentences: corpus sentences held back to pick the best epoch (mean cosine to the teacher).
@@ -125,11 +129,10 @@ class DistillConfig:
         object.__setattr__(self, "exclude", tuple(str(p) for p in self.exclude))
         if not self.corpus:
             raise _invalid("corpus", "at least one file", self.corpus)
-        if (self.teacher is None) == (self.teacher_embeddings is None):
+        if self.teacher is None and self.teacher_embeddings is None:
             raise ValueError(
-                "Give exactly one of `teacher` (a sentence-transformers model) and `teacher_embeddings` (vectors "
-                f"computed elsewhere). Received: teacher={self.teacher!r}, "
-                f"teacher_embeddings={self.teacher_embeddings!r}"
+                "Give `teacher` (a sentence-transformers model) or `teacher_embeddings` (vectors computed "
+                "elsewhere). Received neither."
             )
         _check_int("max_words", self.max_words, 1)
         _check_int("min_words", self.min_words, 1)
@@ -145,8 +148,10 @@ class DistillConfig:
         _check_int("vocabulary_size", self.vocabulary_size, 4)
         _check_int("min_count", self.min_count, 1)
         _check_int("extend_vocabulary", self.extend_vocabulary, 0)
-        if self.extend_vocabulary and not self.word_vectors:
-            raise _invalid("extend_vocabulary", "0 when no word_vectors are given", self.extend_vocabulary)
+        if self.extend_vocabulary and self.word_vectors in (None, "teacher"):
+            raise _invalid("extend_vocabulary", "0 unless word_vectors names GloVe vectors", self.extend_vocabulary)
+        if self.word_vectors == "teacher" and self.teacher is None:
+            raise _invalid("word_vectors", "not 'teacher' without a `teacher` model", self.word_vectors)
         _check_choice("loss", self.loss, LOSSES)
         _check_int("dev_sentences", self.dev_sentences, 1)
         _check_int("epochs", self.epochs, 1)

@@ -32,6 +32,7 @@ import numpy as np
 
 from training.distill.config import DistillConfig
 from training.distill.corpus import Corpus, build_corpus
+from training.distill.teacher_word_vectors import TEACHER_WORD_VECTORS
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,15 @@ def corpus_of(config: DistillConfig) -> Corpus:
         max_per_file=config.max_per_file,
         max_sentences=config.max_sentences,
         seed=config.seed,
+    )
+
+
+def load_teacher(config: DistillConfig):
+    """The `SentenceTransformerTeacher` that `config.teacher` names (its model loads on first use)."""
+    from training.distill.teacher import SentenceTransformerTeacher
+
+    return SentenceTransformerTeacher(
+        config.teacher, batch_size=config.teacher_batch_size, threads=config.teacher_threads
     )
 
 
@@ -68,12 +78,7 @@ def teacher_vectors(
     if config.teacher_embeddings:
         vectors = load_teacher_embeddings(config.teacher_embeddings, len(corpus))
         return vectors, {"teacher_embeddings": config.teacher_embeddings}
-    if teacher is None:
-        from training.distill.teacher import SentenceTransformerTeacher
-
-        teacher = SentenceTransformerTeacher(
-            config.teacher, batch_size=config.teacher_batch_size, threads=config.teacher_threads
-        )
+    teacher = teacher if teacher is not None else load_teacher(config)
     cache = TeacherCache(
         config.cache_dir or default_cache_dir(), teacher.name, corpus.fingerprint, len(corpus), config.cache_dtype
     )
@@ -171,7 +176,8 @@ def distill(
     dev_sentences = [corpus.sentences[i] for i in dev_rows]
 
     word_vectors = None
-    if config.word_vectors:
+    from_teacher = config.word_vectors == TEACHER_WORD_VECTORS
+    if config.word_vectors and not from_teacher:
         from training.word_vectors import load_word_vectors
 
         word_vectors = load_word_vectors(config.word_vectors)
@@ -185,6 +191,18 @@ def distill(
     student = build_student(
         config.architecture, vocabulary, int(vectors.shape[1]), config.max_length, config.lowercase, **encoder_kwargs
     )
+    if from_teacher:
+        from training.distill.teacher_cache import default_cache_dir
+        from training.distill.teacher_word_vectors import teacher_word_vectors
+
+        teacher = teacher if teacher is not None else load_teacher(config)
+        word_vectors = teacher_word_vectors(
+            teacher,
+            vocabulary,
+            student.encoder.embedding_dim,
+            config.cache_dir or default_cache_dir(),
+            show_progress_bar,
+        )
     if word_vectors is not None:
         matrix, found = word_vectors.embedding_matrix(vocabulary, seed=config.seed)
         apply_word_vectors(student.encoder, matrix)
