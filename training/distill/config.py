@@ -1,6 +1,6 @@
 """`DistillConfig`: the settings of one distillation run, a frozen dataclass the CLI fills and the export keeps.
 
-Standard library only, so the CLI can check settings before TensorFlow loads. The field names the optimiser
+Standard library only (and `training.config`), so the CLI can check settings before TensorFlow loads. The field names the optimiser
 uses (`epochs`, `learning_rate`, `schedule`, `warmup_epochs`, `optimizer`, `weight_decay`, `clipnorm`) are the
 training runs' own, so `training.loop.make_optimizer` serves both.
 
@@ -12,11 +12,11 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from training.config import RunConfig, _choice, _invalid
 
 #: The architectures a student can have (the served ones).
 STUDENT_ARCHITECTURES = ("classic", "structured", "transformer")
@@ -24,12 +24,6 @@ LOSSES = ("cosine", "mse", "cosine+mse")
 CACHE_DTYPES = ("float16", "float32")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine")
-
-
-def _invalid(name: str, expected: str, value) -> ValueError:
-    return ValueError(
-        f"Received an invalid value for argument `{name}`, expected {expected}. Received: {name}={value!r}"
-    )
 
 
 def _check_int(name: str, value, minimum: int, optional: bool = False) -> None:
@@ -43,11 +37,6 @@ def _check_number(name: str, value, minimum: float, strict: bool = False) -> Non
     ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
     if not ok or value < minimum or (strict and value == minimum):
         raise _invalid(name, f"a number {'>' if strict else '>='} {minimum}", value)
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise _invalid(name, "one of " + ", ".join(map(repr, choices)), value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,7 +113,7 @@ class DistillConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _check_choice("architecture", self.architecture, STUDENT_ARCHITECTURES)
+        _choice("architecture", self.architecture, STUDENT_ARCHITECTURES)
         object.__setattr__(self, "corpus", tuple(str(p) for p in self.corpus))
         object.__setattr__(self, "exclude", tuple(str(p) for p in self.exclude))
         if not self.corpus:
@@ -138,7 +127,7 @@ class DistillConfig:
         _check_int("min_words", self.min_words, 1)
         _check_int("max_per_file", self.max_per_file, 1, optional=True)
         _check_int("max_sentences", self.max_sentences, 1, optional=True)
-        _check_choice("cache_dtype", self.cache_dtype, CACHE_DTYPES)
+        _choice("cache_dtype", self.cache_dtype, CACHE_DTYPES)
         _check_int("teacher_batch_size", self.teacher_batch_size, 1)
         _check_int("teacher_threads", self.teacher_threads, 1, optional=True)
         if not isinstance(self.encoder, dict):
@@ -152,13 +141,13 @@ class DistillConfig:
             raise _invalid("extend_vocabulary", "0 unless word_vectors names GloVe vectors", self.extend_vocabulary)
         if self.word_vectors == "teacher" and self.teacher is None:
             raise _invalid("word_vectors", "not 'teacher' without a `teacher` model", self.word_vectors)
-        _check_choice("loss", self.loss, LOSSES)
+        _choice("loss", self.loss, LOSSES)
         _check_int("dev_sentences", self.dev_sentences, 1)
         _check_int("epochs", self.epochs, 1)
         _check_int("batch_size", self.batch_size, 1)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_number("learning_rate", self.learning_rate, 0, strict=True)
-        _check_choice("schedule", self.schedule, SCHEDULES)
+        _choice("schedule", self.schedule, SCHEDULES)
         _check_number("warmup_epochs", self.warmup_epochs, 0)
         _check_number("weight_decay", self.weight_decay, 0)
         if self.clipnorm is not None:
@@ -166,20 +155,7 @@ class DistillConfig:
         _check_int("patience", self.patience, 0)
         _check_int("seed", self.seed, 0)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-serialisable dict."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DistillConfig:
-        """The inverse of `to_dict`; unknown keys raise `ValueError` naming them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"Unknown {cls.__name__} setting(s): {', '.join(unknown)}.")
-        return cls(**values)
-
-    def differences(self, other: DistillConfig) -> list[str]:
-        """``name: mine != theirs`` for each setting that differs from `other`."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [f"{k}: {mine.get(k)!r} != {theirs.get(k)!r}" for k in sorted(mine) if mine.get(k) != theirs.get(k)]
+    # The training runs' (generic) serialisation: the settings as JSON-able dicts, and their differences.
+    to_dict = RunConfig.to_dict
+    from_dict = classmethod(RunConfig.from_dict.__func__)
+    differences = RunConfig.differences
