@@ -80,6 +80,12 @@ def register(subparsers) -> None:
     source.add_argument("--cache-dtype", choices=CACHE_DTYPES, default="float16")
     source.add_argument("--teacher-batch-size", type=int, default=64)
     source.add_argument("--teacher-threads", type=int, help="PyTorch threads for the teacher (default: one per core)")
+    source.add_argument(
+        "--teacher-precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="bfloat16: CPU autocast, about 2x faster where supported (default float32)",
+    )
 
     student = parser.add_argument_group("student")
     student.add_argument("--arch", choices=STUDENT_ARCHITECTURES, help="the student's encoder")
@@ -142,6 +148,7 @@ def _config(args: argparse.Namespace):
         cache_dtype=args.cache_dtype,
         teacher_batch_size=args.teacher_batch_size,
         teacher_threads=args.teacher_threads,
+        teacher_precision=args.teacher_precision,
         encoder=dict(args.encoder),
         max_length=args.max_length,
         vocabulary_size=args.vocabulary_size,

@@ -57,7 +57,10 @@ def load_teacher(config: DistillConfig):
     from training.distill.teacher import SentenceTransformerTeacher
 
     return SentenceTransformerTeacher(
-        config.teacher, batch_size=config.teacher_batch_size, threads=config.teacher_threads
+        config.teacher,
+        batch_size=config.teacher_batch_size,
+        threads=config.teacher_threads,
+        precision=config.teacher_precision,
     )
 
 

