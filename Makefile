@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= tf,plot,parquet,dev
+EXTRAS ?= tf,plot,parquet,jax,dev
 
 .PHONY: test lint format run install clean test-client-compat
 

@@ -93,7 +93,9 @@ def _local_slices(batches: list[np.ndarray], replicas: int, pipelines: int, pipe
     return slices
 
 
-def _dataset(columns: Sequence[np.ndarray], targets: np.ndarray, index_batches: list[np.ndarray]) -> tf.data.Dataset:
+def _dataset(
+    columns: Sequence[np.ndarray], targets: np.ndarray, index_batches: list[np.ndarray], repeat: bool = False
+) -> tf.data.Dataset:
     """Yields ``(inputs, targets)`` per index batch; each id column is cut to its longest row in the batch."""
     flat = np.concatenate(index_batches).astype(np.int64) if index_batches else np.zeros([0], np.int64)
     row_lengths = np.array([len(b) for b in index_batches], np.int64)
@@ -110,7 +112,10 @@ def _dataset(columns: Sequence[np.ndarray], targets: np.ndarray, index_batches: 
         features = inputs[0] if len(inputs) == 1 else tuple(inputs)
         return features, tf.gather(target_table, index)
 
-    dataset = tf.data.Dataset.from_tensor_slices(indices).map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.from_tensor_slices(indices)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
     # The batches are already split per worker; auto-sharding would split them again.
@@ -137,7 +142,9 @@ def make_input(
         batch_size: the global batch size.
         seed: the run's seed.
         first_epoch, last_epoch: the epochs to plan (pass ``steps`` per epoch to `fit`).
-        shuffle: False for evaluation (one pass in file order, the last batch kept).
+        shuffle: False for evaluation: passes in file order (the last batch kept), repeated without end, so
+            read ``steps`` batches per evaluation (Keras, under a distribution strategy, reads one batch ahead
+            of each evaluation from the previous iterator, which a single finite pass would not have).
 
     Returns:
         ``(input, steps_per_epoch)``.
@@ -158,10 +165,10 @@ def make_input(
             f"{len(lengths)} examples make no batch of {batch_size} over {replicas} replica(s); lower batch_size."
         )
     if replicas == 1:
-        return _dataset(columns, targets, plan), per_epoch
+        return _dataset(columns, targets, plan, repeat=not shuffle), per_epoch
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         slices = _local_slices(plan, replicas, context.num_input_pipelines, context.input_pipeline_id)
-        return _dataset(columns, targets, slices)
+        return _dataset(columns, targets, slices, repeat=not shuffle)
 
     return strategy.distribute_datasets_from_function(dataset_fn), per_epoch

@@ -41,8 +41,9 @@ def _assign(variables, arrays, what: str) -> None:
         raise ValueError(f"The checkpoint holds {len(arrays)} {what} variables but the model has {len(variables)}.")
     for variable, value in zip(variables, arrays):
         if tuple(variable.shape) != value.shape:
-            raise ValueError(f"Checkpoint shape {value.shape} does not fit {what} variable {variable.path} "
-                             f"{tuple(variable.shape)}.")
+            raise ValueError(
+                f"Checkpoint shape {value.shape} does not fit {what} variable {variable.path} {tuple(variable.shape)}."
+            )
         variable.assign(value)
 
 
@@ -76,16 +77,26 @@ class RunCheckpoint(keras.callbacks.Callback):
     ):
         super().__init__()
         if mode not in ("max", "min"):
-            raise ValueError(f"Received an invalid value for argument `mode`, expected 'max' or 'min'. Received: "
-                             f"mode={mode!r}")
+            raise ValueError(
+                f"Received an invalid value for argument `mode`, expected 'max' or 'min'. Received: mode={mode!r}"
+            )
         self.directory = Path(directory)
         self.monitor = monitor
         self.mode = mode
         self.patience = patience
         self.phase = phase
         self.write = write
-        self.state = {"epochs_done": 0, "best": None, "best_epoch": None, "wait": 0, "history": [],
-                      "checkpoint": None, "best_checkpoint": None, "phase": phase, "stopped_early": False}
+        self.state = {
+            "epochs_done": 0,
+            "best": None,
+            "best_epoch": None,
+            "wait": 0,
+            "history": [],
+            "checkpoint": None,
+            "best_checkpoint": None,
+            "phase": phase,
+            "stopped_early": False,
+        }
         self._best_weights: list[np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------------ restoring

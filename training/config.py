@@ -27,7 +27,9 @@ SCHEDULES = ("constant", "cosine")
 
 
 def _invalid(name: str, expected: str, value) -> ValueError:
-    return ValueError(f"Received an invalid value for argument `{name}`, expected {expected}. Received: {name}={value!r}")
+    return ValueError(
+        f"Received an invalid value for argument `{name}`, expected {expected}. Received: {name}={value!r}"
+    )
 
 
 def _positive_int(name: str, value) -> None:
@@ -107,8 +109,10 @@ class RunConfig:
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not (
-            self.learning_rate > 0
+        if (
+            isinstance(self.learning_rate, bool)
+            or not isinstance(self.learning_rate, (int, float))
+            or not (self.learning_rate > 0)
         ):
             raise _invalid("learning_rate", "a positive number", self.learning_rate)
         _choice("schedule", self.schedule, SCHEDULES)
@@ -143,8 +147,11 @@ class RunConfig:
     def differences(self, other: RunConfig) -> list[str]:
         """Human-readable ``name: mine != theirs`` lines for the settings that differ from `other`."""
         mine, theirs = self.to_dict(), other.to_dict()
-        return [f"{k}: {mine.get(k)!r} != {theirs.get(k)!r}" for k in sorted(set(mine) | set(theirs)) if
-                mine.get(k) != theirs.get(k)]
+        return [
+            f"{k}: {mine.get(k)!r} != {theirs.get(k)!r}"
+            for k in sorted(set(mine) | set(theirs))
+            if mine.get(k) != theirs.get(k)
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,7 +225,9 @@ class FinetuneConfig(RunConfig):
             raise _invalid("source", "a model path", self.source)
         _non_negative("freeze_epochs", self.freeze_epochs, integer=True)
         if self.pairs and self.freeze_epochs:
-            raise _invalid("freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs)
+            raise _invalid(
+                "freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs
+            )
         if isinstance(self.max_score, bool) or not isinstance(self.max_score, (int, float)) or not self.max_score > 0:
             raise _invalid("max_score", "a positive number", self.max_score)
 

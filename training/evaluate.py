@@ -142,7 +142,11 @@ def pair_report(gold_scores: Sequence[float], similarities: Sequence[float]) -> 
 
 
 def evaluate_classifier(
-    embedder, path: str | Path, text_column: str = "text", label_column: str = "label", file_format=None,
+    embedder,
+    path: str | Path,
+    text_column: str = "text",
+    label_column: str = "label",
+    file_format=None,
     batch_size: int = 64,
 ) -> ClassificationReport:
     """Classifies a labelled file with `embedder` (a `SentenceEmbedder` with a head) and reports the metrics.
@@ -161,8 +165,13 @@ def evaluate_classifier(
 
 
 def evaluate_pairs(
-    embedder, path: str | Path, score_column: str = "score", first_column: str = "sentence1",
-    second_column: str = "sentence2", file_format=None, batch_size: int = 64,
+    embedder,
+    path: str | Path,
+    score_column: str = "score",
+    first_column: str = "sentence1",
+    second_column: str = "sentence2",
+    file_format=None,
+    batch_size: int = 64,
 ) -> PairReport:
     """Cosine similarity of each pair's embeddings against its gold score (Spearman, Pearson)."""
     pairs = read_pairs(path, score_column, first_column, second_column, file_format)
@@ -182,8 +191,10 @@ def format_classification(report: ClassificationReport) -> str:
         f"{'class':<{width}}  precision  recall     f1  support",
     ]
     for i, label in enumerate(report.labels):
-        lines.append(f"{label:<{width}}  {report.precision[i]:9.4f}  {report.recall[i]:6.4f}  {report.f1[i]:.4f}  "
-                     f"{report.support[i]:7d}")
+        lines.append(
+            f"{label:<{width}}  {report.precision[i]:9.4f}  {report.recall[i]:6.4f}  {report.f1[i]:.4f}  "
+            f"{report.support[i]:7d}"
+        )
     lines += ["", "confusion matrix (rows: true, columns: predicted)"]
     cell = max(5, width, *(len(str(v)) for row in report.confusion for v in row))
     lines.append(" " * width + "  " + " ".join(f"{label[:cell]:>{cell}}" for label in report.labels))

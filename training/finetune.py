@@ -99,8 +99,12 @@ class DevSpearman(keras.callbacks.Callback):
 
 
 def _load_pairs(config: FinetuneConfig) -> tuple[ScoredPairs, ScoredPairs]:
-    columns = dict(score_column=config.score_column, first_column=config.first_column,
-                   second_column=config.second_column, file_format=config.file_format)
+    columns = dict(
+        score_column=config.score_column,
+        first_column=config.first_column,
+        second_column=config.second_column,
+        file_format=config.file_format,
+    )
     train_pairs = read_pairs(config.train_path, **columns)
     if config.dev_path:
         return train_pairs, read_pairs(config.dev_path, **columns)
@@ -113,8 +117,7 @@ def _load_source(config: FinetuneConfig):
 
     source = SentenceEmbedder.load(config.source)
     if config.precision != "float32":
-        source = SentenceEmbedder(with_dtype_policy(source.model, config.precision), source.preprocessor,
-                                  source.labels)
+        source = SentenceEmbedder(with_dtype_policy(source.model, config.precision), source.preprocessor, source.labels)
     return source
 
 
@@ -154,8 +157,14 @@ def finetune(
     prepare_work_dir(work_dir, config, resume, overwrite)
     state = read_state(work_dir / "checkpoints") if resume else None
     done = int(state["epochs_done"]) if state else 0
-    logger.info("fine-tuning %s on %d training and %d dev %s, %s", source_dir, len(train_data), len(dev_data),
-                "pairs" if config.pairs else "examples", describe(strategy))
+    logger.info(
+        "fine-tuning %s on %d training and %d dev %s, %s",
+        source_dir,
+        len(train_data),
+        len(dev_data),
+        "pairs" if config.pairs else "examples",
+        describe(strategy),
+    )
 
     freeze = min(config.freeze_epochs, config.epochs)
     phases = [("frozen", 0, freeze), ("full", freeze, config.epochs)] if freeze else [("full", 0, config.epochs)]
@@ -172,8 +181,12 @@ def finetune(
             second_ids = encode_texts(preprocessor, train_data.second)
             columns = [first_ids, second_ids]
             targets = (np.asarray(train_data.scores, np.float32) / config.max_score).astype(np.float32)
-            dev_callback = DevSpearman(encoder, encode_texts(preprocessor, dev_data.first),
-                                       encode_texts(preprocessor, dev_data.second), dev_data.scores)
+            dev_callback = DevSpearman(
+                encoder,
+                encode_texts(preprocessor, dev_data.first),
+                encode_texts(preprocessor, dev_data.second),
+                dev_data.scores,
+            )
             monitor = "val_spearman"
         else:
             labels = train_data.label_set
@@ -210,13 +223,14 @@ def finetune(
         first = max(done, start)
         train_input, steps = make_input(strategy, columns, targets, config.batch_size, config.seed, first, end)
         if config.pairs:
-            wall += run_fit(trainer, train_input, steps, checkpoint, first, end, extra_callbacks=[dev_callback],
-                            log_dir=work_dir / "logs" if chief else None, verbose=verbose)
+            dev = {"extra_callbacks": [dev_callback]}
         else:
-            dev_input = make_input(strategy, [dev_ids], one_hot(dev_data.labels, labels), config.batch_size,
-                                   config.seed, shuffle=False)
-            wall += run_fit(trainer, train_input, steps, checkpoint, first, end, validation=dev_input,
-                            log_dir=work_dir / "logs" if chief else None, verbose=verbose)
+            dev_input = make_input(
+                strategy, [dev_ids], one_hot(dev_data.labels, labels), config.batch_size, config.seed, shuffle=False
+            )
+            dev = {"validation": dev_input}
+        log_dir = work_dir / "logs" if chief else None
+        wall += run_fit(trainer, train_input, steps, checkpoint, first, end, log_dir=log_dir, verbose=verbose, **dev)
         done = checkpoint.state["epochs_done"]
     if resume and not restored:
         with strategy.scope():
@@ -234,13 +248,19 @@ def finetune(
         stopped_early=bool(checkpoint.state.get("stopped_early")),
         wall_time_s=wall,
         train_tokens=count_tokens(*columns) * max(0, done - first_run_epoch),
-        extra={"source": str(source_dir), "labels": labels, "parameters": int(model.count_params()),
-               "train_examples": len(train_data), "dev_examples": len(dev_data)},
+        extra={
+            "source": str(source_dir),
+            "labels": labels,
+            "parameters": int(model.count_params()),
+            "train_examples": len(train_data),
+            "dev_examples": len(dev_data),
+        },
     )
     if out is not None and chief:
         result.embedder, result.version_dir = export_embedder(
             embedder, out, run_config_document(config, result.summary()), config.precision
         )
-        logger.info("exported %s (%s %.4f at epoch %s)", result.version_dir, monitor, result.dev_score or 0,
-                    result.best_epoch)
+        logger.info(
+            "exported %s (%s %.4f at epoch %s)", result.version_dir, monitor, result.dev_score or 0, result.best_epoch
+        )
     return result

@@ -168,8 +168,9 @@ def make_optimizer(config: RunConfig, steps_per_epoch: int, epochs: int | None =
             warmup_steps=warmup,
         )
     elif warmup:
-        rate = keras.optimizers.schedules.PolynomialDecay(0.0, warmup, end_learning_rate=config.learning_rate,
-                                                          power=1.0)
+        rate = keras.optimizers.schedules.PolynomialDecay(
+            0.0, warmup, end_learning_rate=config.learning_rate, power=1.0
+        )
     kwargs = {"learning_rate": rate}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
@@ -182,6 +183,56 @@ def make_optimizer(config: RunConfig, steps_per_epoch: int, epochs: int | None =
 
 def count_tokens(*id_matrices: np.ndarray) -> int:
     return int(sum((m != 0).sum() for m in id_matrices))
+
+
+def _build_from_local_batch(model: keras.Model, iterator=None, data_batch=None) -> None:
+    """Replaces Keras's `_maybe_symbolic_build` on a model trained with `MultiWorkerMirroredStrategy`.
+
+    Before training Keras reads one batch and reduces it across replicas to build the model symbolically. Across
+    workers that reduction fails on an ``(inputs, targets)`` tuple (TensorFlow 2.21, Keras 3.15), and our
+    per-replica batches differ in width anyway; the model only needs the shapes and dtypes of one local batch.
+    """
+    strategy = model.distribute_strategy
+    if iterator is not None:
+        for _, _, batches in iterator:
+            data_batch = next(batches)
+            break
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    with strategy.scope():
+        model._symbolic_build(data_batch=tf.nest.map_structure(local, data_batch))  # noqa: SLF001
+
+
+def _patch_multi_worker_logs() -> None:
+    """Lets Keras 3's `fit` report its logs under `MultiWorkerMirroredStrategy` (tensorflow/tensorflow#72388).
+
+    After each step Keras reduces the logged metric values across workers along axis 0, which fails for the scalar
+    values they are. They need no reduction: metric variables are aggregated over all replicas of all workers, so
+    every worker already holds the global value. Installed only in multi-worker processes.
+    """
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    original = keras_trainer.reduce_per_replica
+    if getattr(original, "patched_for_multi_worker", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and reduction in ("auto", "mean"):
+
+            def local(value):
+                if isinstance(value, tf.distribute.DistributedValues):
+                    return strategy.experimental_local_results(value)[0]
+                return value
+
+            return tf.nest.map_structure(local, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.patched_for_multi_worker = True
+    keras_trainer.reduce_per_replica = reduce_per_replica
 
 
 def run_fit(
@@ -207,6 +258,11 @@ def run_fit(
     """
     if first_epoch >= last_epoch:
         return 0.0
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _patch_multi_worker_logs()
+        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: _build_from_local_batch(  # noqa: SLF001
+            model, iterator, data_batch
+        )
     callbacks = list(extra_callbacks or []) + [checkpoint]
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False))

@@ -149,8 +149,14 @@ def train(
         vectors = load_word_vectors(config.word_vectors)
     vocabulary = _vocabulary(config, train_examples.texts, work_dir, resume, vectors)
     labels = train_examples.label_set
-    logger.info("%d training and %d dev examples, %d classes, vocabulary of %d, %s", len(train_examples),
-                len(dev_examples), len(labels), len(vocabulary), describe(strategy))
+    logger.info(
+        "%d training and %d dev examples, %d classes, vocabulary of %d, %s",
+        len(train_examples),
+        len(dev_examples),
+        len(labels),
+        len(vocabulary),
+        describe(strategy),
+    )
 
     from embedder.sentence_embedder import SentenceEmbedder
     from training.word_vectors import apply_word_vectors
@@ -186,21 +192,40 @@ def train(
         logger.info("resuming after epoch %d", first_epoch)
 
     train_input, steps = make_input(
-        strategy, [train_ids], one_hot(train_examples.labels, labels), config.batch_size, config.seed,
-        first_epoch, config.epochs,
+        strategy,
+        [train_ids],
+        one_hot(train_examples.labels, labels),
+        config.batch_size,
+        config.seed,
+        first_epoch,
+        config.epochs,
     )
-    dev_input = make_input(strategy, [dev_ids], one_hot(dev_examples.labels, labels), config.batch_size,
-                           config.seed, shuffle=False)
+    dev_input = make_input(
+        strategy, [dev_ids], one_hot(dev_examples.labels, labels), config.batch_size, config.seed, shuffle=False
+    )
     done_early = checkpoint.state.get("stopped_early", False)
     wall = 0.0
     if not done_early:
-        wall = run_fit(classifier, train_input, steps, checkpoint, first_epoch, config.epochs, validation=dev_input,
-                       log_dir=work_dir / "logs" if chief else None, verbose=verbose)
+        wall = run_fit(
+            classifier,
+            train_input,
+            steps,
+            checkpoint,
+            first_epoch,
+            config.epochs,
+            validation=dev_input,
+            log_dir=work_dir / "logs" if chief else None,
+            verbose=verbose,
+        )
     epochs_run = checkpoint.state["epochs_done"] - first_epoch
     checkpoint.restore_best(classifier)
 
-    extra.update(parameters=int(embedder.model.count_params()), train_examples=len(train_examples),
-                 dev_examples=len(dev_examples), labels=labels)
+    extra.update(
+        parameters=int(embedder.model.count_params()),
+        train_examples=len(train_examples),
+        dev_examples=len(dev_examples),
+        labels=labels,
+    )
     result = TrainResult(
         embedder=embedder,
         version_dir=None,
@@ -217,6 +242,7 @@ def train(
         result.embedder, result.version_dir = export_embedder(
             embedder, out, run_config_document(config, result.summary()), config.precision
         )
-        logger.info("exported %s (dev accuracy %.4f at epoch %s)", result.version_dir, result.dev_score or 0,
-                    result.best_epoch)
+        logger.info(
+            "exported %s (dev accuracy %.4f at epoch %s)", result.version_dir, result.dev_score or 0, result.best_epoch
+        )
     return result

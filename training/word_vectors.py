@@ -88,8 +88,10 @@ def read_glove_text(path: str | Path, limit: int | None = None) -> WordVectors:
     """Reads a GloVe text file (``word v1 ... vd`` a line), optionally only its first `limit` words."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"Received an invalid value for argument `word_vectors`: no file {str(path)!r} "
-                         f"(and not the name {GLOVE_50D!r}).")
+        raise ValueError(
+            f"Received an invalid value for argument `word_vectors`: no file {str(path)!r} "
+            f"(and not the name {GLOVE_50D!r})."
+        )
     words, rows = [], []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):

@@ -88,6 +88,11 @@ def fake_embedding(text: bytes, version: int) -> np.ndarray:
     return np.array([len(text), sum(text) % 251, version, 1.0], dtype=np.float32)
 
 
+def expected_embeddings(texts: list[str], version: int = 1) -> np.ndarray:
+    """What the fake model answers for `texts`, (n, DIM)."""
+    return np.stack([fake_embedding(text.encode(), version) for text in texts])
+
+
 def fake_tokens(text: bytes) -> list[bytes]:
     return text.lower().split()[:MAX_LENGTH]
 
@@ -290,16 +295,24 @@ class FakePredictionService:
         ]
 
 
-@contextlib.contextmanager
-def serve(handlers: list, server_credentials: grpc.ServerCredentials | None = None, workers: int = 16):
-    """Runs a gRPC server with `handlers` on 127.0.0.1 (a free port); yields its target."""
+def start_server(handlers: list, port: int = 0, server_credentials=None, workers: int = 16) -> tuple[grpc.Server, int]:
+    """Starts a gRPC server with `handlers` on 127.0.0.1:`port` (0: a free one); returns it and its port."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
     server.add_generic_rpc_handlers(handlers)
-    if server_credentials is None:
-        port = server.add_insecure_port("127.0.0.1:0")
-    else:
-        port = server.add_secure_port("127.0.0.1:0", server_credentials)
+    address = f"127.0.0.1:{port}"
+    port = (
+        server.add_insecure_port(address)
+        if server_credentials is None
+        else server.add_secure_port(address, server_credentials)
+    )
     server.start()
+    return server, port
+
+
+@contextlib.contextmanager
+def serve(handlers: list, server_credentials: grpc.ServerCredentials | None = None):
+    """Runs a gRPC server with `handlers` on a free 127.0.0.1 port; yields its target."""
+    server, port = start_server(handlers, server_credentials=server_credentials)
     try:
         yield f"127.0.0.1:{port}"
     finally:

@@ -25,32 +25,11 @@ from tests.serving.fake_prediction_service import (
     LABELS,
     MODEL_NAME,
     FakePredictionService,
-    default_messages,
-    fake_embedding,
+    expected_embeddings,
     serve,
 )
 
 TEXTS = [f"sentence {i} " + "word " * (i % 5) for i in range(40)]
-
-
-@pytest.fixture(scope="module")
-def messages():
-    return default_messages()
-
-
-@pytest.fixture(params=["tensor_content", "field"])
-def service(request, messages):
-    return FakePredictionService(messages, encoding=request.param)
-
-
-@pytest.fixture
-def target(service):
-    with serve(service.handlers()) as target:
-        yield target
-
-
-def expected(texts, version=1):
-    return np.stack([fake_embedding(t.encode(), version) for t in texts])
 
 
 def test_embed_chunks_in_flight_and_order(service, target):
@@ -61,7 +40,7 @@ def test_embed_chunks_in_flight_and_order(service, target):
             return await client.embed(TEXTS), await client.embed("one"), await client.embed([])
 
     many, one, empty = asyncio.run(main())
-    np.testing.assert_array_equal(many, expected(TEXTS))
+    np.testing.assert_array_equal(many, expected_embeddings(TEXTS))
     assert one.shape == (DIM,) and empty.shape == (0, DIM)
     sizes = [len(r.inputs["text"].string_val) for r in service.requests[:7]]
     assert max(sizes) <= 6 and sum(sizes) == len(TEXTS)
@@ -74,7 +53,7 @@ def test_concurrent_calls_share_one_client(target):
             return await asyncio.gather(*(client.embed(TEXTS[i : i + 3]) for i in range(0, 30, 3)))
 
     results = asyncio.run(main())
-    np.testing.assert_array_equal(np.concatenate(results), expected(TEXTS[:30]))
+    np.testing.assert_array_equal(np.concatenate(results), expected_embeddings(TEXTS[:30]))
 
 
 def test_retries_then_succeeds_and_gives_up_when_bounded(service, target):
@@ -85,7 +64,7 @@ def test_retries_then_succeeds_and_gives_up_when_bounded(service, target):
         async with AsyncEmbeddingClient(target, MODEL_NAME, retry=policy) as client:
             return await client.embed(["a", "b"])
 
-    np.testing.assert_array_equal(asyncio.run(main(3)), expected(["a", "b"]))
+    np.testing.assert_array_equal(asyncio.run(main(3)), expected_embeddings(["a", "b"]))
     assert service.calls == 3
     service.failures = [(grpc.StatusCode.UNAVAILABLE, "still restarting")] * 5
     with pytest.raises(Unavailable, match="still restarting") as raised:
@@ -143,7 +122,7 @@ def test_version_zero_swap_and_other_methods(messages):
     with serve(service.handlers()) as target:
         zero, swapped, classes, (tokens, weights), document, metadata, statuses, latest = asyncio.run(main(target))
     assert zero[2] == 0
-    np.testing.assert_array_equal(swapped, expected(TEXTS[:12], version=5))
+    np.testing.assert_array_equal(swapped, expected_embeddings(TEXTS[:12], version=5))
     assert classes.labels == LABELS and classes.probabilities.shape == (2, 2)
     assert tokens == [["a", "good", "film"]] and weights[0].shape == (2, 3)
     assert document["embedding_dim"] == DIM

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import grpc
@@ -30,41 +31,22 @@ from tests.serving.fake_prediction_service import (
     LABELS,
     MODEL_NAME,
     FakePredictionService,
-    default_messages,
+    expected_embeddings,
     fake_embedding,
     fake_tokens,
     serve,
+    start_server,
 )
 
 FAST_RETRY = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.05)
 TEXTS = [f"sentence number {i} " + "word " * (i % 7) for i in range(50)]
 
 
-@pytest.fixture(scope="module")
-def messages():
-    return default_messages()
-
-
-@pytest.fixture(params=["tensor_content", "field"])
-def service(request, messages):
-    return FakePredictionService(messages, versions=(1,), encoding=request.param)
-
-
-@pytest.fixture
-def target(service):
-    with serve(service.handlers()) as target:
-        yield target
-
-
-def expected(texts, version=1):
-    return np.stack([fake_embedding(t.encode(), version) for t in texts])
-
-
 def test_embed_returns_float32_rows_in_input_order(service, target):
     with EmbeddingClient(target, MODEL_NAME) as client:
         vectors = client.embed(TEXTS[:5])
     assert vectors.dtype == np.float32 and vectors.shape == (5, DIM)
-    np.testing.assert_array_equal(vectors, expected(TEXTS[:5]))
+    np.testing.assert_array_equal(vectors, expected_embeddings(TEXTS[:5]))
     assert len(service.requests) == 1
     assert list(service.requests[0].inputs["text"].string_val) == [t.encode() for t in TEXTS[:5]]
 
@@ -83,14 +65,14 @@ def test_embed_empty_list_and_bytes_and_numpy_input(target):
     with EmbeddingClient(target, MODEL_NAME) as client:
         assert client.embed([]).shape == (0, DIM)
         np.testing.assert_array_equal(client.embed([b"\xff\xfe raw"])[0], fake_embedding(b"\xff\xfe raw", 1))
-        np.testing.assert_array_equal(client.embed(np.array(["x", "yz"])), expected(["x", "yz"]))
+        np.testing.assert_array_equal(client.embed(np.array(["x", "yz"])), expected_embeddings(["x", "yz"]))
 
 
 def test_chunks_respect_batch_limit_keep_several_in_flight_and_restore_order(service, target):
     service.delay = 0.03
     with EmbeddingClient(target, MODEL_NAME, max_batch_size=7, max_in_flight=3) as client:
         vectors = client.embed(TEXTS)
-    np.testing.assert_array_equal(vectors, expected(TEXTS))
+    np.testing.assert_array_equal(vectors, expected_embeddings(TEXTS))
     sizes = [len(r.inputs["text"].string_val) for r in service.requests]
     assert max(sizes) <= 7 and sum(sizes) == len(TEXTS) and len(sizes) == 8
     assert 2 <= service.max_active <= 3
@@ -107,7 +89,7 @@ def test_chunks_respect_message_limit(service, target):
     texts = [f"{i:03d} " + "x" * 600 for i in range(30)]
     with EmbeddingClient(target, MODEL_NAME, max_message_bytes=4096) as client:
         vectors = client.embed(texts)
-    np.testing.assert_array_equal(vectors, expected(texts))
+    np.testing.assert_array_equal(vectors, expected_embeddings(texts))
     assert all(r.ByteSize() <= 4096 for r in service.requests) and len(service.requests) >= 6
 
 
@@ -125,7 +107,7 @@ def test_unavailable_is_retried_with_backoff_then_succeeds(service, target):
         start = time.monotonic()
         vectors = client.embed(TEXTS[:3])
         elapsed = time.monotonic() - start
-    np.testing.assert_array_equal(vectors, expected(TEXTS[:3]))
+    np.testing.assert_array_equal(vectors, expected_embeddings(TEXTS[:3]))
     assert service.calls == 4
     assert elapsed >= 0.8 * (0.05 + 0.1 + 0.2)  # the three waits, at their smallest jitter
 
@@ -143,7 +125,7 @@ def test_resource_exhausted_is_retried_and_retries_are_bounded(service, target):
 def test_retries_within_a_chunked_call_keep_rows_in_order(service, target):
     service.failures = [(grpc.StatusCode.UNAVAILABLE, "blip")] * 4
     with EmbeddingClient(target, MODEL_NAME, max_batch_size=4, max_in_flight=4, retry=FAST_RETRY) as client:
-        np.testing.assert_array_equal(client.embed(TEXTS), expected(TEXTS))
+        np.testing.assert_array_equal(client.embed(TEXTS), expected_embeddings(TEXTS))
     assert service.calls == 13 + 4
 
 
@@ -224,7 +206,7 @@ def test_a_version_swap_during_a_chunked_call_does_not_mix_versions(service, tar
     service.after_predict = swap
     with EmbeddingClient(target, MODEL_NAME, max_batch_size=5, max_in_flight=1) as client:
         vectors = client.embed(TEXTS[:20])
-    np.testing.assert_array_equal(vectors, expected(TEXTS[:20], version=2))
+    np.testing.assert_array_equal(vectors, expected_embeddings(TEXTS[:20], version=2))
     # The first chunk, answered by version 1, was asked again of version 2 by number.
     assert service.calls == 5
     assert service.requests[-1].model_spec.version.value == 2
@@ -233,7 +215,7 @@ def test_a_version_swap_during_a_chunked_call_does_not_mix_versions(service, tar
 def test_a_pinned_version_survives_a_swap(service, target):
     service.after_predict = lambda svc: svc.versions.append(max(svc.versions) + 1)
     with EmbeddingClient(target, MODEL_NAME, version=1, max_batch_size=5) as client:
-        np.testing.assert_array_equal(client.embed(TEXTS[:20]), expected(TEXTS[:20], version=1))
+        np.testing.assert_array_equal(client.embed(TEXTS[:20]), expected_embeddings(TEXTS[:20], version=1))
         assert client.resolve_version() == max(service.versions)
 
 
@@ -413,3 +395,29 @@ print(json.dumps(sorted(set(sys.modules) - before)))
     new = json.loads(result.stdout)
     assert "serving.client_schema" in new
     assert [m for m in new if m.split(".")[0] not in sys.stdlib_module_names and m not in CLIENT_MODULES] == []
+
+
+def test_retries_carry_a_call_through_a_server_restart(messages):
+    service = FakePredictionService(messages)
+    with serve(service.handlers()) as target:
+        port = int(target.rsplit(":", 1)[1])
+    restarted = []  # the server stops above; it comes back on the same port while the client retries
+
+    def start_again():
+        time.sleep(0.4)
+        restarted.append(start_server(service.handlers(), port)[0])
+
+    thread = threading.Thread(target=start_again)
+    thread.start()
+    try:
+        policy = RetryPolicy(max_attempts=20, initial_backoff=0.05, max_backoff=0.2)
+        with EmbeddingClient(target, MODEL_NAME, retry=policy, timeout=10) as client:
+            start = time.monotonic()
+            vectors = client.embed(TEXTS[:3])
+            assert time.monotonic() - start >= 0.3  # it did wait for the restart
+    finally:
+        thread.join()
+        for server in restarted:
+            server.stop(None)
+    np.testing.assert_array_equal(vectors, expected_embeddings(TEXTS[:3]))
+    assert len(restarted) == 1 and service.calls == 1

@@ -1,0 +1,50 @@
+import dataclasses
+
+import pytest
+
+from training.config import FinetuneConfig, TrainConfig, config_from_document, run_config_document
+
+
+def test_round_trip_and_frozen():
+    config = TrainConfig(architecture="structured", train_path="t.tsv", encoder={"attention_hops": 2}, epochs=3)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert config_from_document(run_config_document(config, {"dev_score": 0.5})) == config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 4
+    finetune = FinetuneConfig(source="models/a", train_path="t.tsv", pairs=True)
+    assert config_from_document(run_config_document(finetune)) == finetune
+
+
+def test_encoder_dict_is_copied():
+    options = {"rnn_units": 4}
+    config = TrainConfig(architecture="classic", train_path="t.tsv", encoder=options)
+    options["rnn_units"] = 99
+    assert config.encoder == {"rnn_units": 4}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"architecture": "cnn"}, r"argument `architecture`, expected one of 'classic'.*Received: architecture='cnn'"),
+        ({"epochs": 0}, r"argument `epochs`, expected a positive integer. Received: epochs=0"),
+        ({"precision": "float8"}, r"argument `precision`.*Received: precision='float8'"),
+        ({"distribution": "tpu"}, r"argument `distribution`.*Received: distribution='tpu'"),
+        ({"dev_fraction": 1.0}, r"argument `dev_fraction`.*Received: dev_fraction=1.0"),
+        ({"extend_vocabulary": 100}, r"argument `extend_vocabulary`, expected 0 when no word_vectors"),
+        ({"learning_rate": -1}, r"argument `learning_rate`, expected a positive number"),
+    ],
+)
+def test_invalid_settings(kwargs, message):
+    values = dict(architecture="classic", train_path="t.tsv") | kwargs
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**values)
+
+
+def test_unknown_setting_and_differences():
+    with pytest.raises(ValueError, match="Unknown TrainConfig setting"):
+        TrainConfig.from_dict({"architecture": "classic", "train_path": "t", "colour": "red"})
+    a = TrainConfig(architecture="classic", train_path="t.tsv")
+    b = dataclasses.replace(a, seed=2)
+    assert a.differences(b) == ["seed: 0 != 2"]
+    with pytest.raises(ValueError, match=r"argument `freeze_epochs`, expected 0 with pairs"):
+        FinetuneConfig(source="m", train_path="t", pairs=True, freeze_epochs=1)

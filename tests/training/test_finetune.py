@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from embedder import contract
+from training.checkpoints import read_state
+from training.config import FinetuneConfig
+from training.evaluate import evaluate_pairs
+from training.finetune import finetune
+
+from .conftest import keyword_sentences, write_tsv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def animal_files(tmp_path_factory):
+    """A new label set on the same sentences: is the keyword an animal?"""
+    folder = tmp_path_factory.mktemp("animal")
+
+    def relabel(rows):
+        return [("animal" if label == "animal" else "other", text) for label, text, _ in rows]
+
+    return {
+        "train": write_tsv(folder / "train.tsv", relabel(keyword_sentences(240, seed=5))),
+        "dev": write_tsv(folder / "dev.tsv", relabel(keyword_sentences(60, seed=6))),
+        "test": relabel(keyword_sentences(100, seed=7)),
+    }
+
+
+def finetune_config(source, files, **overrides):
+    values = dict(
+        source=str(source),
+        train_path=files["train"],
+        dev_path=files["dev"],
+        batch_size=16,
+        epochs=2,
+        learning_rate=1e-2,
+        head={"hidden_layers": 0, "dropout": 0.0},
+        patience=0,
+    )
+    return FinetuneConfig(**(values | overrides))
+
+
+def test_new_head_with_a_frozen_encoder_rolls_the_model_forward(keyword_models, animal_files, tmp_path):
+    source = keyword_models["transformer"]
+    base = tmp_path / "served"
+    base.mkdir()
+    (base / "1").symlink_to(source.version_dir, target_is_directory=True)
+    config = finetune_config(base, animal_files, freeze_epochs=2)
+    result = finetune(config, base, work_dir=tmp_path / "run", verbose=0)
+
+    assert result.version_dir == base / "2"  # the next version of the model it came from
+    assert result.embedder.labels == ["animal", "other"]
+    source_encoder = source.embedder.encoder.get_weights()
+    for tuned, original in zip(result.embedder.encoder.get_weights(), source_encoder, strict=True):
+        np.testing.assert_array_equal(tuned, original)  # frozen throughout
+    texts = [text for _, text in animal_files["test"]]
+    accuracy = np.mean([p == label for p, (label, _) in zip(result.embedder.predict(texts), animal_files["test"])])
+    assert accuracy >= 0.9  # the new head learned the new labels (majority class: about 2/3)
+    assert result.extra["source"] == str(base / "1")
+
+
+def test_unfreezing_trains_the_encoder_after_the_head(keyword_models, animal_files, tmp_path):
+    source = keyword_models["transformer"]
+    config = finetune_config(source.version_dir, animal_files, freeze_epochs=1, epochs=2)
+    result = finetune(config, None, work_dir=tmp_path / "run", verbose=0)
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    # The kept weights may be epoch 1's (the best dev score); the last checkpoint has epoch 2's.
+    state = read_state(tmp_path / "run" / "checkpoints")
+    with np.load(tmp_path / "run" / "checkpoints" / state["checkpoint"]) as archive:
+        last = {v.path: archive[f"arr_{i}"] for i, v in enumerate(result.embedder.model.variables)}
+    for name, before in [(w.path, w) for w in source.embedder.encoder.weights]:
+        assert last[name].shape == tuple(before.shape)
+    assert any(not np.array_equal(last[w.path], np.asarray(w)) for w in source.embedder.encoder.weights)
+    assert result.embedder.preprocessor.vocabulary == source.embedder.preprocessor.vocabulary
+
+
+def test_sentence_pairs_make_a_model_without_head(keyword_models, tmp_path):
+    def pairs(count, seed):
+        rows = keyword_sentences(2 * count, seed)
+        return [(5.0 if a[0] == b[0] else 0.0, a[1], b[1]) for a, b in zip(rows[::2], rows[1::2])]
+
+    header = ("score", "sentence1", "sentence2")
+    train_path = write_tsv(tmp_path / "train.tsv", pairs(200, 8), header)
+    test_path = write_tsv(tmp_path / "test.tsv", pairs(60, 9), header)
+    source = keyword_models["transformer"].version_dir
+    config = FinetuneConfig(
+        source=str(source), train_path=train_path, pairs=True, epochs=2, batch_size=16, learning_rate=3e-3, patience=0
+    )
+    result = finetune(config, tmp_path / "similar", verbose=0)
+
+    assert result.version_dir.name == "1" and result.embedder.labels == []
+    assert result.monitor == "val_spearman" and "val_spearman" in result.history[-1]
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(result.version_dir))
+    assert contract.SIGNATURE_CLASSIFY not in loaded.signatures and contract.SIGNATURE_EMBED in loaded.signatures
+    report = evaluate_pairs(result.embedder, test_path)
+    assert report.pairs == 60 and report.spearman > 0.7

@@ -1,0 +1,114 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from embedder import contract
+from training.data import DataError
+from training.loop import RunStateError
+from training.train import train
+
+from .conftest import KEYWORD_ENCODERS, keyword_config, write_tsv
+
+pytestmark = pytest.mark.slow
+
+
+def keyword_scores(embedder, test_rows):
+    from training.explain import explain_with_embedder
+
+    texts = [text for _, text, _ in test_rows]
+    predictions = embedder.predict(texts)
+    accuracy = np.mean([p == label for p, (label, _, _) in zip(predictions, test_rows)])
+    explanations = explain_with_embedder(embedder, texts)
+    peaks = np.mean([np.argmax(e.overall) == position for e, (_, _, position) in zip(explanations, test_rows)])
+    return accuracy, peaks
+
+
+# Attention over BiLSTM states need not sit on the word that decides the label: the recurrent states carry the
+# keyword to every position, and training settles on states next to it or at the sentence ends (Jain & Wallace
+# 2019, "Attention is not Explanation"). The Transformer's attention does peak on the keyword.
+ATTENTION_PEAKS_ON_KEYWORD = ("transformer",)
+
+
+@pytest.mark.parametrize("architecture", list(KEYWORD_ENCODERS))
+def test_keyword_task_is_learned_and_attention_peaks_on_the_keyword(keyword_models, keyword_files, architecture):
+    test_rows = keyword_files["test"]
+    labels = [label for label, _, _ in test_rows]
+    majority = max(labels.count(c) for c in set(labels)) / len(labels)
+    accuracy, peaks = keyword_scores(keyword_models[architecture].embedder, test_rows)
+    assert accuracy >= majority + 0.4, (accuracy, majority)
+    if architecture in ATTENTION_PEAKS_ON_KEYWORD:
+        assert peaks >= 0.9, f"attention peaked on the keyword in {peaks:.0%} of sentences"
+
+
+def test_result_records_the_run(keyword_models):
+    result = keyword_models["classic"]
+    assert [h["epoch"] for h in result.history] == list(range(1, 7))
+    assert result.dev_score == max(h["val_accuracy"] for h in result.history)
+    assert result.history[result.best_epoch - 1]["val_accuracy"] == result.dev_score
+    assert result.train_tokens > 6 * 480 * 10 and result.wall_time_s > 0
+    assert result.extra["labels"] == ["animal", "fruit", "music"]
+
+
+def test_export_reloads_with_the_same_predictions(keyword_models, keyword_files):
+    import tensorflow as tf
+
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    result = keyword_models["transformer"]
+    assert result.version_dir.name == "1"
+    texts = [text for _, text, _ in keyword_files["test"][:20]]
+    reloaded = SentenceEmbedder.load(result.version_dir.parent)
+    np.testing.assert_allclose(reloaded.predict_proba(texts), result.embedder.predict_proba(texts), atol=1e-6)
+    served = tf.saved_model.load(str(result.version_dir)).signatures[contract.SIGNATURE_CLASSIFY]
+    probabilities = served(text=tf.constant(texts))[contract.OUTPUT_PROBABILITIES].numpy()
+    np.testing.assert_allclose(probabilities, result.embedder.predict_proba(texts), atol=1e-5)
+    document = json.loads((result.version_dir / contract.ASSETS_EXTRA_DIR / contract.RUN_CONFIG_FILE).read_text())
+    assert document["kind"] == "train" and document["settings"]["architecture"] == "transformer"
+    assert document["result"]["best_epoch"] == result.best_epoch
+
+
+def test_run_state_errors(keyword_files, tmp_path):
+    config = keyword_config(keyword_files, "transformer", epochs=1)
+    with pytest.raises(RunStateError, match="Nothing to resume"):
+        train(config, None, work_dir=tmp_path / "run", resume=True, verbose=0)
+    train(config, None, work_dir=tmp_path / "run", verbose=0)
+    with pytest.raises(RunStateError, match="holds an earlier run.*--resume.*--overwrite"):
+        train(config, None, work_dir=tmp_path / "run", verbose=0)
+    with pytest.raises(RunStateError, match=r"other settings \(seed: 1 != 0\)"):
+        train(dataclasses.replace(config, seed=1), None, work_dir=tmp_path / "run", resume=True, verbose=0)
+
+
+def test_bad_input_raises_before_training(keyword_files, tmp_path):
+    dev = write_tsv(tmp_path / "dev.tsv", [("fruit", "apple w1"), ("vegetable", "leek w2")])
+    with pytest.raises(DataError, match=r"'vegetable' appear only in the dev data"):
+        train(keyword_config(keyword_files, "classic", dev_path=dev), tmp_path / "m")
+    with pytest.raises(DataError, match=r"no column 'sentence'"):
+        train(keyword_config(keyword_files, "classic", text_column="sentence"), tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def test_pretrained_word_vectors_and_a_dev_holdout(keyword_files, tmp_path):
+    vectors = {"apple": [1.0, 0.0, 0.0, 0.5], "tiger": [0.0, 1.0, 0.0, 0.5], "pear": [0.5, 0.5, 0.5, 0.5]}
+    path = tmp_path / "vectors.txt"
+    path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()), encoding="utf-8")
+    config = keyword_config(
+        keyword_files,
+        "transformer",
+        epochs=1,
+        word_vectors=str(path),
+        extend_vocabulary=3,
+        freeze_word_vectors=True,
+        encoder=dict(hidden_dim=8, num_heads=2, num_layers=1),
+        dev_path=None,
+        dev_fraction=0.25,
+    )
+    result = train(config, None, work_dir=tmp_path / "run", verbose=0)
+    assert (result.extra["train_examples"], result.extra["dev_examples"]) == (360, 120)
+    vocabulary = result.embedder.preprocessor.vocabulary
+    assert "pear" in vocabulary  # added from the vectors though training never saw it
+    table = np.asarray(result.embedder.encoder.token_embedding.embeddings)
+    for word, vector in vectors.items():
+        np.testing.assert_allclose(table[vocabulary.index(word)], vector)  # frozen: still the pretrained vector
+    assert result.extra["word_vector_coverage"] == pytest.approx(3 / (len(vocabulary) - 3), abs=1e-4)

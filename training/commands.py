@@ -1,0 +1,296 @@
+"""`embedder train`, `finetune`, `evaluate` and `explain`: thin command-line layers over `training`'s functions.
+
+Imports here stay light (no TensorFlow) so that `embedder --help` is fast; each handler imports what it runs.
+Settings come from the flags, over an optional ``--config`` JSON file (a settings dict, or a model's
+``run_config.json``, to repeat a run); encoder and head arguments are given as ``--encoder KEY=VALUE``.
+
+Examples::
+
+    embedder train --arch structured --train data/train.tsv --dev data/dev.tsv --out models/trec \\
+        --epochs 10 --encoder rnn_units=128 attention_hops=4 --word-vectors glove-50d
+    embedder train ... --resume                      # after Ctrl-C or a kill: continue from the last epoch
+    embedder finetune --from models/trec --train sst2/train.tsv --dev sst2/dev.tsv --out models/sst2 --freeze-epochs 1
+    embedder finetune --from models/trec --pairs --train stsb/train.tsv --out models/sts
+    embedder evaluate models/sst2 sst2/test.tsv --json
+    embedder explain --model models/trec "Who wrote Hamlet ?" --out explain/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict:
+    values = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"{flag} expects KEY=VALUE, got {item!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--train", dest="train_path", help="training file (TSV, CSV or JSONL)")
+    group.add_argument("--dev", dest="dev_path", help="dev file for early stopping (default: a hold-out of --train)")
+    group.add_argument("--dev-fraction", type=float, help="share of --train held out without --dev (default 0.1)")
+    group.add_argument("--text-column", help="text column (default: text)")
+    group.add_argument("--label-column", help="label column (default: label)")
+    group.add_argument("--format", dest="file_format", choices=("tsv", "csv", "jsonl"), help="default: by suffix")
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("optimisation")
+    group.add_argument("--epochs", type=int, help="most epochs (default 10)")
+    group.add_argument("--batch-size", type=int, help="global batch size (default 32)")
+    group.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
+    group.add_argument("--learning-rate", type=float, help="peak learning rate (default 1e-3)")
+    group.add_argument("--schedule", choices=("constant", "cosine"))
+    group.add_argument("--warmup-epochs", type=float)
+    group.add_argument("--weight-decay", type=float, help="for adamw")
+    group.add_argument("--clipnorm", type=float, help="gradient norm clip (default 1.0; 0 turns it off)")
+    group.add_argument("--label-smoothing", type=float)
+    group.add_argument("--patience", type=int, help="early stopping patience in epochs; 0 never stops (default 3)")
+    group.add_argument("--seed", type=int)
+    group.add_argument("--deterministic", action="store_true", default=None, help="TensorFlow op determinism")
+    group.add_argument("--head", nargs="+", metavar="KEY=VALUE", help="ClassificationHead arguments")
+    hardware = parser.add_argument_group("hardware")
+    hardware.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"))
+    hardware.add_argument(
+        "--distribution",
+        choices=("auto", "none", "mirrored", "multi_worker"),
+        help="auto: TF_CONFIG → multi_worker, several GPUs → mirrored (default auto)",
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", required=True, help="model base path; the export becomes its next version")
+    run.add_argument("--config", help="JSON settings (or a model's run_config.json) that the flags override")
+    run.add_argument("--work-dir", help="checkpoints and TensorBoard logs (default: OUT.run)")
+    run.add_argument("--resume", action="store_true", help="continue the interrupted run from its last checkpoint")
+    run.add_argument("--overwrite", action="store_true", help="discard an earlier run's checkpoints")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train a new embedder on labelled sentences and export it",
+        description="Train a new embedder with a classification head; exports "
+        "OUT/<next version>/ for `embedder serve`.",
+    )
+    train.add_argument("--arch", dest="architecture", choices=("classic", "structured", "transformer", "bilstm_max"))
+    _add_data_options(train)
+    model = train.add_argument_group("model")
+    model.add_argument("--encoder", nargs="+", metavar="KEY=VALUE", help="encoder arguments, e.g. rnn_units=128")
+    model.add_argument("--max-length", type=int, help="tokens read per text (default 128)")
+    model.add_argument("--vocabulary-size", type=int, help="most vocabulary entries (default 30000)")
+    model.add_argument("--min-count", type=int)
+    model.add_argument("--no-lowercase", dest="lowercase", action="store_false", default=None)
+    model.add_argument("--word-vectors", help="'glove-50d' (extra: glove) or a GloVe text file")
+    model.add_argument("--extend-vocabulary", type=int, help="add this many frequent word-vector words")
+    model.add_argument("--freeze-word-vectors", action="store_true", default=None)
+    _add_run_options(train)
+    train.set_defaults(handler=run_train)
+
+    finetune = subparsers.add_parser(
+        "finetune",
+        help="fine-tune a trained embedder on new labels or scored pairs",
+        description="Keep a model's encoder and vocabulary; train a new head (or, "
+        "with --pairs, the encoder for cosine similarity); export to OUT.",
+    )
+    finetune.add_argument("--from", dest="source", help="model base path or version directory to start from")
+    finetune.add_argument("--freeze-epochs", type=int, help="epochs training only the new head first")
+    finetune.add_argument(
+        "--pairs",
+        action="store_true",
+        default=None,
+        help="scored sentence pairs (score, sentence1, sentence2); exports a model without head",
+    )
+    finetune.add_argument("--score-column")
+    finetune.add_argument("--first-column")
+    finetune.add_argument("--second-column")
+    finetune.add_argument("--max-score", type=float, help="score meaning identical (default 5, as STS-B)")
+    _add_data_options(finetune)
+    _add_run_options(finetune)
+    finetune.set_defaults(handler=run_finetune)
+
+    evaluate = subparsers.add_parser("evaluate", help="accuracy, macro-F1, confusion matrix; or pair correlations")
+    evaluate.add_argument("model", help="model base path (latest version) or version directory")
+    evaluate.add_argument("data", help="labelled file, or scored pairs with --pairs")
+    evaluate.add_argument("--pairs", action="store_true", help="Spearman and Pearson of cosine similarity")
+    evaluate.add_argument("--text-column", default="text")
+    evaluate.add_argument("--label-column", default="label")
+    evaluate.add_argument("--score-column", default="score")
+    evaluate.add_argument("--first-column", default="sentence1")
+    evaluate.add_argument("--second-column", default="sentence2")
+    evaluate.add_argument("--format", dest="file_format", choices=("tsv", "csv", "jsonl"))
+    evaluate.add_argument("--batch-size", type=int, default=64)
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(handler=run_evaluate)
+
+    explain = subparsers.add_parser(
+        "explain",
+        help="attention heatmaps (HTML and PNG) for sentences",
+        description="Per-hop/per-head attention and Lin et al.'s overall map, from a "
+        "SavedModel in-process (--model) or a server's attention signature (--server).",
+    )
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="model base path or version directory (in-process)")
+    source.add_argument("--server", help="HOST:PORT of a TF Serving API server")
+    explain.add_argument("--model-name", help="the served model's name (with --server)")
+    explain.add_argument("--version", type=int, help="the served version (with --server; default latest)")
+    explain.add_argument("sentences", nargs="*", help="sentences to explain")
+    explain.add_argument("--input", help="a text file with one sentence per line")
+    explain.add_argument("--out", default="explain", help="output folder for explain.html and PNGs")
+    explain.add_argument("--json", action="store_true", help="also print the weights as JSON")
+    explain.set_defaults(handler=run_explain)
+
+
+_NOT_SETTINGS = {"handler", "command", "verbose", "out", "config", "work_dir", "resume", "overwrite", "quiet", "json"}
+
+
+def _settings(args: argparse.Namespace, config_class):
+    """The run's settings: the --config file's, overridden by every flag given."""
+    from embedder.cli import CommandError
+
+    settings: dict = {}
+    if args.config:
+        try:
+            document = json.loads(Path(args.config).read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise CommandError(f"--config {args.config}: {error}") from None
+        settings = dict(document.get("settings", document))
+    try:
+        flags = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and v is not None}
+        for name in ("encoder", "head"):
+            if name in flags:
+                flags[name] = {**settings.get(name, {}), **_key_values(flags[name], f"--{name}")}
+        settings.update(flags)
+        if settings.get("clipnorm") == 0:
+            settings["clipnorm"] = None
+        return config_class.from_dict(settings)
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as error:
+        message = str(error)
+        if "missing" in message and "required" in message:
+            message = message.split("missing", 1)[1].strip().replace("keyword-only argument", "setting")
+            message = f"missing {message} (flags: --arch, --train, --from)"
+        raise CommandError(message) from None
+
+
+def _run(args, function, config) -> int:
+    from embedder.cli import CommandError
+    from training.data import DataError
+    from training.loop import RunStateError
+
+    try:
+        result = function(
+            config,
+            args.out,
+            work_dir=args.work_dir,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            verbose=0 if args.quiet else ("auto" if sys.stdout.isatty() else 2),
+        )
+    except (DataError, RunStateError, ValueError, FileNotFoundError) as error:
+        raise CommandError(str(error)) from None
+    if result.version_dir is not None:
+        print(
+            f"exported {result.version_dir}  ({result.monitor} {result.dev_score:.4f} at epoch {result.best_epoch}"
+            f"{', stopped early' if result.stopped_early else ''})"
+        )
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.config import TrainConfig
+    from training.train import train
+
+    return _run(args, train, _settings(args, TrainConfig))
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from training.config import FinetuneConfig
+    from training.finetune import finetune
+
+    return _run(args, finetune, _settings(args, FinetuneConfig))
+
+
+def _load_embedder(path: str):
+    from embedder.cli import CommandError
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    try:
+        return SentenceEmbedder.load(path)
+    except FileNotFoundError as error:
+        raise CommandError(str(error)) from None
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from embedder.cli import CommandError
+    from training import evaluate
+    from training.data import DataError
+
+    embedder = _load_embedder(args.model)
+    try:
+        if args.pairs:
+            report = evaluate.evaluate_pairs(
+                embedder,
+                args.data,
+                args.score_column,
+                args.first_column,
+                args.second_column,
+                args.file_format,
+                args.batch_size,
+            )
+            text = evaluate.format_pairs(report)
+        else:
+            report = evaluate.evaluate_classifier(
+                embedder, args.data, args.text_column, args.label_column, args.file_format, args.batch_size
+            )
+            text = evaluate.format_classification(report)
+    except (DataError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps(report.to_dict(), indent=2) if args.json else text)
+    return 0
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from embedder.cli import CommandError
+    from training import explain
+
+    sentences = list(args.sentences)
+    if args.input:
+        try:
+            sentences += [
+                line.rstrip("\n") for line in Path(args.input).read_text("utf-8").splitlines() if line.strip()
+            ]
+        except (OSError, UnicodeDecodeError) as error:
+            raise CommandError(f"--input {args.input}: {error}") from None
+    if not sentences:
+        raise CommandError("no sentences: give them as arguments or with --input FILE")
+    if args.model:
+        explanations = explain.explain_with_embedder(_load_embedder(args.model), sentences)
+        title = f"Attention of {args.model}"
+    else:
+        if not args.model_name:
+            raise CommandError("--server needs --model-name")
+        try:
+            from serving import EmbeddingClient
+        except ImportError:
+            raise CommandError("--server needs the client (serving.EmbeddingClient), which is not installed") from None
+        with EmbeddingClient(args.server, args.model_name, version=args.version) as client:
+            explanations = explain.explain_with_client(client, sentences)
+        title = f"Attention of {args.model_name} at {args.server}"
+    written = explain.write_report(explanations, args.out, title)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in explanations], indent=2))
+    else:
+        for path in written:
+            print(path)
+    return 0
