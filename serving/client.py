@@ -93,6 +93,8 @@ class EmbeddingClient(ClientBase):
         if self._closed:
             raise ValueError("This EmbeddingClient is closed.")
         call = self._callables[method]
+        if len(requests) == 1:
+            return [self._send_one(call, method, requests[0], deadline)]
         responses: list = [None] * len(requests)
         ready: list[tuple[float, int, int]] = [(0.0, index, 1) for index in range(len(requests))]  # (when, i, try)
         in_flight: dict[int, tuple[grpc.Future, int]] = {}
@@ -127,6 +129,19 @@ class EmbeddingClient(ClientBase):
             for future, _ in in_flight.values():
                 future.cancel()
         return responses
+
+    def _send_one(self, call, method: str, request, deadline: float | None):
+        """One request as a plain blocking call: no future, callback thread or queue on the common small call."""
+        attempt = 1
+        while True:
+            try:
+                return call(request, timeout=self._remaining(deadline, method, attempt))
+            except grpc.RpcError as error:
+                delay = self._retry_delay(error.code(), error.details(), attempt, deadline)
+                if delay is None:
+                    raise rpc_error(error, method, attempt) from None
+                time.sleep(delay)
+                attempt += 1
 
     def _predict(self, signature: str, texts: list[bytes], version, timeout, output_filter=()) -> Prediction:
         deadline = self._deadline(timeout)

@@ -150,8 +150,6 @@ class ModelManager:
 
     def _poll_model(self, name: str, config: model_server_config_pb2.ModelConfig) -> None:
         base = Path(config.base_path)
-        if not base.is_dir():
-            log.error("Could not find base path %s for servable %s", base, name)
         on_disk = numeric_versions(base)
         aspired = aspired_versions(config, on_disk)
         with self._lock:
@@ -160,7 +158,10 @@ class ModelManager:
             for version in [v for v, r in model.versions.items() if v not in on_disk and r.state == State.END]:
                 del model.versions[version]
             if not aspired and not model.warned_empty:
-                log.warning("No versions of servable %s found under base path %s", name, base)
+                if base.is_dir():
+                    log.warning("No versions of servable %s found under base path %s", name, base)
+                else:
+                    log.error("Could not find base path %s for servable %s", base, name)
             model.warned_empty = not aspired
             now = time.monotonic()
             to_load = [v for v in sorted(aspired, reverse=True) if self._should_load(model.versions.get(v), now)]

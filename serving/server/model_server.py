@@ -241,15 +241,16 @@ class ModelServer:
             server.add_insecure_port(f"unix:{os.path.abspath(self.options.grpc_socket_path)}")
         server.start()
         self._grpc = server
-        if self.port:
-            log.info("Running gRPC ModelServer at %s ...", _address(self.options.host, self.port))
-        if self.options.grpc_socket_path:
-            log.info("Running gRPC ModelServer at unix:%s ...", self.options.grpc_socket_path)
         if self.options.rest_api_port:
             self._start_rest()
         if self.config_path is not None and self.options.model_config_file_poll_wait_seconds > 0:
             self._config_thread = threading.Thread(target=self._poll_config, name="model-config-poller", daemon=True)
             self._config_thread.start()
+        # Logged last, once every port answers: scripts wait for this line (TF Serving prints the same one).
+        if self.options.grpc_socket_path:
+            log.info("Running gRPC ModelServer at unix:%s ...", self.options.grpc_socket_path)
+        if self.port:
+            log.info("Running gRPC ModelServer at %s ...", _address(self.options.host, self.port))
         return self
 
     def _start_rest(self) -> None:

@@ -7,6 +7,7 @@ versions into, as a training job or a deployment would.
 from __future__ import annotations
 
 import collections
+import os
 import shutil
 import threading
 import time
@@ -86,6 +87,7 @@ def test_new_version_swaps_in_under_load_without_failed_or_mixed_answers(lifecyc
             i += 1
 
     threads = [threading.Thread(target=caller, args=(i,)) for i in range(16)]
+    started = time.monotonic()
     for thread in threads:
         thread.start()
     try:
@@ -93,6 +95,8 @@ def test_new_version_swaps_in_under_load_without_failed_or_mixed_answers(lifecyc
         new_embedder.export(root / "swap", version=2)  # written beside the served version, then renamed in
         wait_for(lambda: any(a[3] == 2 for caller in answers for a in caller), timeout=60, what="version 2 answers")
         time.sleep(1.0)
+        # The full version runs 20 s of load: EMBEDDER_SWAP_LOAD_SECONDS=20 pytest -k swaps_in_under_load
+        time.sleep(max(0.0, started + float(os.environ.get("EMBEDDER_SWAP_LOAD_SECONDS", "0")) - time.monotonic()))
     finally:
         stop.set()
         for thread in threads:

@@ -1,0 +1,106 @@
+"""Shared by the serving benchmarks: the default-size model, real sentences, and an `embedder serve` process.
+
+The model is the default structured self-attentive encoder (embedding 128, BiLSTM 2×128, 4 hops, 1024-d output)
+over a vocabulary built from SST-2's training sentences, max_length 128, with a 2-class head. It is *untrained*:
+timing depends on the shapes, not on the weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATA = PROJECT_ROOT.parent / "shared" / "data"
+SST2 = DATA / "sst2"
+
+
+def sentences(split: str = "dev") -> list[str]:
+    """SST-2 sentences (872 in dev, about 19 words each)."""
+    with open(SST2 / f"{split}.tsv", encoding="utf-8") as handle:
+        return [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def export_default_model(model_base_path: Path) -> Path:
+    """Exports the untrained default-size structured model; returns the version directory."""
+    from embedder.sentence_embedder import SentenceEmbedder
+    from embedder.text_preprocessor import build_vocabulary
+
+    vocabulary = build_vocabulary(sentences("train"))
+    embedder = SentenceEmbedder.create("structured", vocabulary, max_length=128, labels=["negative", "positive"])
+    return embedder.export(model_base_path)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`embedder serve` in its own process; `target` once it listens. Use as a context manager."""
+
+    def __init__(self, *flags: str):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "embedder", "serve", "--port=0", *flags],
+            cwd=PROJECT_ROOT,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        self.log: list[str] = []
+        for line in self.process.stderr:
+            self.log.append(line)
+            if match := re.search(r"Running gRPC ModelServer at (127\.0\.0\.1:\d+)", line):
+                self.target = match[1]
+                break
+        else:
+            raise RuntimeError("embedder serve did not start:\n" + "".join(self.log))
+        threading.Thread(target=lambda: self.log.extend(self.process.stderr), daemon=True).start()
+
+    def metrics(self, rest_port: int, path: str = "/monitoring/prometheus/metrics") -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}{path}", timeout=10) as reply:
+            return reply.read().decode()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_results(results: dict, json_path: Path | None, plot_path: Path | None, plot) -> None:
+    """Writes `results` as JSON and draws `plot(results, plot_path)`, for the paths given."""
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2))
+    if plot_path:
+        plot_path.parent.mkdir(parents=True, exist_ok=True)
+        plot(results, plot_path)
