@@ -3,7 +3,7 @@
 Examples::
 
     embedder distill --teacher all-MiniLM-L6-v2 --corpus reviews.txt.gz news.tsv --exclude stsb/dev.tsv \\
-        --arch transformer --encoder hidden_dim=256 --encoder num_layers=1 --out models/minilm-student
+        --arch transformer --encoder hidden_dim=192 num_layers=2 --out models/minilm-student
 
     # Teacher vectors computed on another machine (no PyTorch here): write the sentences, encode them there
     # into an (n, dim) .npy file, one row per line, then distil from that file.
@@ -16,20 +16,9 @@ TensorFlow and PyTorch are imported only when the command runs.
 from __future__ import annotations
 
 import argparse
-import json
 
+from training.commands import _key_values
 from training.distill.config import CACHE_DTYPES, LOSSES, OPTIMIZERS, SCHEDULES, STUDENT_ARCHITECTURES
-
-
-def _key_value(text: str) -> tuple[str, object]:
-    """``key=value`` with a JSON value (``hidden_dim=256``, ``pooling="cls"``; bare words are strings)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, received {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def register(subparsers) -> None:
@@ -92,11 +81,11 @@ def register(subparsers) -> None:
     student.add_argument("--out", help="model base path; the export lands in OUT/<next version>/")
     student.add_argument(
         "--encoder",
-        action="append",
-        type=_key_value,
+        nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
-        help="an encoder argument, e.g. --encoder hidden_dim=256 --encoder num_layers=1",
+        help="encoder arguments (JSON values), e.g. --encoder hidden_dim=192 num_layers=2",
     )
     student.add_argument("--max-length", type=int, default=64)
     student.add_argument("--vocabulary-size", type=int, default=40000)
@@ -149,7 +138,7 @@ def _config(args: argparse.Namespace):
         teacher_batch_size=args.teacher_batch_size,
         teacher_threads=args.teacher_threads,
         teacher_precision=args.teacher_precision,
-        encoder=dict(args.encoder),
+        encoder=_key_values(args.encoder, "--encoder"),
         max_length=args.max_length,
         vocabulary_size=args.vocabulary_size,
         min_count=args.min_count,
@@ -204,7 +193,7 @@ def run_distill(args: argparse.Namespace) -> int:
     if writing:
         try:
             return _write_corpus(args)
-        except (ValueError, FileNotFoundError) as error:
+        except (ValueError, FileNotFoundError, argparse.ArgumentTypeError) as error:
             raise CommandError(str(error)) from None
     from training.distill.distill import corpus_of, distill, teacher_vectors
     from training.distill.teacher import resolve_teacher_path
@@ -223,7 +212,7 @@ def run_distill(args: argparse.Namespace) -> int:
             )
             return 0
         result = distill(config, args.out, work_dir=args.work_dir, resume=args.resume, overwrite=args.overwrite)
-    except (ValueError, FileNotFoundError, ModuleNotFoundError, RunStateError) as error:
+    except (ValueError, FileNotFoundError, ModuleNotFoundError, RunStateError, argparse.ArgumentTypeError) as error:
         raise CommandError(str(error)) from None
     extra = result.extra
     print(

@@ -44,6 +44,7 @@ def test_teacher_embeddings_with_the_wrong_row_count_is_a_clear_error(tmp_path, 
         (["--teacher", "/no/such/model", "--arch", "transformer", "--out", "m"], "not a sentence-transformers"),
         (["--teacher-embeddings", "/no/such.npy", "--arch", "transformer", "--out", "m"], "not found: /no/such.npy"),
         (["--teacher-embeddings", "v.npy", "--arch", "classic", "--out", "m", "--epochs", "0"], "epochs=0"),
+        (["--teacher-embeddings", "v.npy", "--arch", "classic", "--out", "m", "--encoder", "units"], "KEY=VALUE"),
     ],
 )
 def test_bad_arguments_are_one_line_errors(tmp_path, corpus_file, capsys, monkeypatch, arguments, message):
@@ -74,9 +75,8 @@ def test_write_corpus_then_distil_from_vectors_computed_elsewhere(tmp_path, corp
             "classic",
             "--encoder",
             "embedding_dim=8",
-            "--encoder",
             "rnn_units=4",
-            "--encoder",
+            "--encoder",  # repeating the flag adds to it
             "attention_units=4",
             "--max-length",
             "10",
