@@ -238,14 +238,10 @@ def finetune(
     encoder.trainable = True
     checkpoint.restore_best(trainer)
 
-    result = TrainResult(
-        embedder=embedder,
-        version_dir=None,
-        history=checkpoint.history,
-        best_epoch=checkpoint.state["best_epoch"],
-        dev_score=checkpoint.state["best"],
-        monitor=monitor,
-        stopped_early=bool(checkpoint.state.get("stopped_early")),
+    result = TrainResult.from_checkpoint(
+        embedder,
+        checkpoint,
+        monitor,
         wall_time_s=wall,
         train_tokens=count_tokens(*columns) * max(0, done - first_run_epoch),
         extra={

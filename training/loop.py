@@ -62,6 +62,24 @@ class TrainResult:
     train_tokens: int
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_checkpoint(
+        cls, embedder, checkpoint: RunCheckpoint, monitor: str, wall_time_s: float, train_tokens: int, extra: dict
+    ) -> TrainResult:
+        """The result of a run whose best epoch `checkpoint` has restored (not exported yet)."""
+        return cls(
+            embedder=embedder,
+            version_dir=None,
+            history=checkpoint.history,
+            best_epoch=checkpoint.state["best_epoch"],
+            dev_score=checkpoint.state["best"],
+            monitor=monitor,
+            stopped_early=bool(checkpoint.state.get("stopped_early")),
+            wall_time_s=wall_time_s,
+            train_tokens=train_tokens,
+            extra=extra,
+        )
+
     def summary(self) -> dict:
         """The JSON-serialisable outcome saved in ``run_config.json``."""
         return {

@@ -226,14 +226,10 @@ def train(
         dev_examples=len(dev_examples),
         labels=labels,
     )
-    result = TrainResult(
-        embedder=embedder,
-        version_dir=None,
-        history=checkpoint.history,
-        best_epoch=checkpoint.state["best_epoch"],
-        dev_score=checkpoint.state["best"],
-        monitor=MONITOR,
-        stopped_early=bool(checkpoint.state.get("stopped_early")),
+    result = TrainResult.from_checkpoint(
+        embedder,
+        checkpoint,
+        MONITOR,
         wall_time_s=wall,
         train_tokens=count_tokens(train_ids) * epochs_run,
         extra=extra,

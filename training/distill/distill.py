@@ -251,14 +251,10 @@ def distill(
     extra.update(
         parameters=int(student.model.count_params()), train_sentences=len(train_rows), vocabulary_size=len(vocabulary)
     )
-    result = TrainResult(
-        embedder=student,
-        version_dir=None,
-        history=checkpoint.history,
-        best_epoch=checkpoint.state["best_epoch"],
-        dev_score=checkpoint.state["best"],
-        monitor=MONITOR,
-        stopped_early=bool(checkpoint.state.get("stopped_early")),
+    result = TrainResult.from_checkpoint(
+        student,
+        checkpoint,
+        MONITOR,
         wall_time_s=wall,
         train_tokens=count_tokens(train_ids) * epochs_run,
         extra=extra,
