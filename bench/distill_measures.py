@@ -9,11 +9,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -134,35 +132,17 @@ class ServedModel:
     """
 
     def __init__(self, model_base_path: Path, name: str = "student", threads: int = 2):
+        from bench.serving_common import ServerProcess
+
         self.name = name
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "embedder",
-                "serve",
-                "--port=0",
-                f"--model_name={name}",
-                f"--model_base_path={model_base_path}",
-                "--file_system_poll_wait_seconds=0",
-                f"--tensorflow_intra_op_parallelism={threads}",
-                "--tensorflow_inter_op_parallelism=1",
-            ],
-            cwd=PROJECT_ROOT,
-            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
+        self.server = ServerProcess(
+            f"--model_name={name}",
+            f"--model_base_path={model_base_path}",
+            "--file_system_poll_wait_seconds=0",
+            f"--tensorflow_intra_op_parallelism={threads}",
+            "--tensorflow_inter_op_parallelism=1",
         )
-        self.log: list[str] = []
-        for line in self.process.stderr:
-            self.log.append(line)
-            if match := re.search(r"Running gRPC ModelServer at (\S+:\d+)", line):
-                self.target = match[1]
-                break
-        else:
-            raise RuntimeError("embedder serve did not start:\n" + "".join(self.log[-30:]))
-        threading.Thread(target=lambda: self.log.extend(self.process.stderr), daemon=True).start()
+        self.process, self.target = self.server.process, self.server.target
         from serving.client import EmbeddingClient
 
         self.client = EmbeddingClient(self.target, name, max_batch_size=256, max_in_flight=1, timeout=120)
@@ -180,12 +160,7 @@ class ServedModel:
 
     def close(self) -> None:
         self.client.close()
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.server.stop()
 
 
 def saved_model_encoder(version_dir: Path) -> Encode:
