@@ -500,6 +500,11 @@ def render() -> Path:
     notes = RESULTS / "calibration.md"
     if notes.is_file():
         sections += [notes.read_text(encoding="utf-8")]
+    from bench.distill_report import BEGIN, END
+
+    previous = REPORT.read_text(encoding="utf-8") if REPORT.is_file() else ""
+    if BEGIN in previous and END in previous:  # bench/distill.py's section is its own: keep it as it is
+        sections += ["", BEGIN + previous.split(BEGIN, 1)[1].split(END, 1)[0] + END, ""]
     REPORT.write_text("\n".join(sections), encoding="utf-8")
     return REPORT
 
