@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TENSORFLOW_ONLY_RUNNER = Path(__file__).resolve().parent / "embedder" / "tensorflow_only_runner.py"
+
+
+def run_in_tensorflow_only_process(version_dirs, batches, workdir: Path):
+    """Every signature of each SavedModel on `batches`, in a fresh process that may import nothing but TensorFlow.
+
+    Returns the runner's outputs (an `np.load` of its .npz, string outputs as object arrays).
+    """
+    out = Path(workdir) / "tensorflow_only_outputs.npz"
+    result = subprocess.run(
+        [sys.executable, str(TENSORFLOW_ONLY_RUNNER), str(out), *map(str, version_dirs)],
+        input=json.dumps(batches),
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        env=dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "project modules imported: []" in result.stdout
+    return np.load(out, allow_pickle=True)
+
 
 TINY_TEXTS = [
     "a good film",

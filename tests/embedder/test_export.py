@@ -14,7 +14,7 @@ import tensorflow as tf
 from embedder import contract
 from embedder.export import export_saved_model
 from embedder.sentence_embedder import SentenceEmbedder
-from tests.conftest import PROJECT_ROOT, TINY_MAX_LENGTH, make_tiny_embedder
+from tests.conftest import PROJECT_ROOT, TINY_MAX_LENGTH, make_tiny_embedder, run_in_tensorflow_only_process
 
 BATCHES = [
     ["a good film", "", "   ", "what a wonderful , moving story 😀", "who wrote hamlet ? " * 20, "zzz unknown words"],
@@ -51,21 +51,7 @@ def _keras_outputs(embedder: SentenceEmbedder, texts: list[str]) -> dict:
 
 def test_signatures_match_the_keras_model_in_a_tensorflow_only_process(exported_models, tmp_path):
     names = list(exported_models)
-    out = tmp_path / "outputs.npz"
-    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("tensorflow_only_runner.py")), str(out)]
-        + [str(exported_models[n][1]) for n in names],
-        input=json.dumps(BATCHES),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "project modules imported: []" in result.stdout
-    served = np.load(out, allow_pickle=True)  # string outputs are object arrays
+    served = run_in_tensorflow_only_process([exported_models[n][1] for n in names], BATCHES, tmp_path)
     for index, name in enumerate(names):
         embedder, version_dir = exported_models[name]
         for batch_index, batch in enumerate(BATCHES):

@@ -1,21 +1,16 @@
 """Mixed precision: training in bfloat16 runs on this CPU, and the export is float32 and loads with TensorFlow only."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from embedder import contract
+from tests.conftest import run_in_tensorflow_only_process
 from training.loop import precision_policy, with_dtype_policy
 from training.train import train
 
 from .conftest import keyword_config
-
-RUNNER = Path(__file__).resolve().parents[1] / "embedder" / "tensorflow_only_runner.py"
 
 
 def test_dtype_policy_copy_keeps_weights(tiny_vocabulary):
@@ -41,19 +36,7 @@ def test_bfloat16_training_exports_a_float32_model(small_keyword_files, tmp_path
     keras_config = json.dumps(result.embedder.model.get_config())
     assert "bfloat16" not in keras_config  # the exported model computes in float32
     texts = [[text for _, text, _ in keyword_files["test"][:5]]]
-    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-    completed = subprocess.run(
-        [sys.executable, str(RUNNER), str(tmp_path / "out.npz"), str(result.version_dir)],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=240,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "project modules imported: []" in completed.stdout
-    served = np.load(tmp_path / "out.npz", allow_pickle=True)
+    served = run_in_tensorflow_only_process([result.version_dir], texts, tmp_path)
     embedding = served[f"0/{contract.SIGNATURE_EMBED}/0/{contract.OUTPUT_EMBEDDING}"]
     probabilities = served[f"0/{contract.SIGNATURE_CLASSIFY}/0/{contract.OUTPUT_PROBABILITIES}"]
     assert embedding.dtype == np.float32 and probabilities.dtype == np.float32
