@@ -27,6 +27,15 @@ def test_reads_tsv_csv_and_jsonl_alike(tmp_path):
         assert read_labelled(path) == expected, path.suffix
 
 
+def test_texts_longer_than_the_csv_modules_field_limit(tmp_path):
+    # Whole 20 Newsgroups posts run past the csv module's default 128 KiB field limit.
+    long = "word " * 60_000
+    tsv = write(tmp_path / "d.tsv", f"label\ttext\nx\t{long}\ny\tshort\n")
+    csv = write(tmp_path / "d.csv", f'label,text\nx,"{long}"\ny,short\n')
+    for path in (tsv, csv):
+        assert read_labelled(path).texts == (long, "short"), path.suffix
+
+
 def test_selectable_columns_and_explicit_format(tmp_path):
     path = write(tmp_path / "data.txt", "id,sentence,category\n1,hello there,greeting\n")
     examples = read_labelled(path, text_column="sentence", label_column="category", file_format="csv")
