@@ -116,6 +116,12 @@ def register(subparsers) -> None:
     finetune.add_argument("--first-column")
     finetune.add_argument("--second-column")
     finetune.add_argument("--max-score", type=float, help="score meaning identical (default 5, as STS-B)")
+    finetune.add_argument(
+        "--penalty",
+        dest="penalty_coefficient",
+        type=float,
+        help="structured encoders: the redundancy penalty's weight while fine-tuning (0 recommended with --pairs)",
+    )
     _add_data_options(finetune)
     _add_run_options(finetune)
     finetune.set_defaults(handler=run_finetune)

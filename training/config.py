@@ -209,6 +209,10 @@ class FinetuneConfig(RunConfig):
         score_column, first_column, second_column: the pair file's columns. Default to STS-B's names.
         max_score: the score that means "identical" (STS-B: 5); scores are divided by it. Defaults to 5.0.
         freeze_epochs: train only the new head for this many epochs first (ignored with `pairs`). Defaults to 0.
+        penalty_coefficient: the redundancy penalty's weight while fine-tuning a *structured* encoder, replacing the
+            source's (which the exported model then records); None keeps the source's. With `pairs`, 0 is the
+            measured choice: the penalty (1.0 by default) outweighs the cosine loss and collapses the embeddings
+            (docs/RESULTS.md, STS-B). Defaults to None.
     """
 
     source: str
@@ -218,12 +222,15 @@ class FinetuneConfig(RunConfig):
     second_column: str = "sentence2"
     max_score: float = 5.0
     freeze_epochs: int = 0
+    penalty_coefficient: float | None = None
 
     def __post_init__(self):
         super().__post_init__()
         if not self.source:
             raise _invalid("source", "a model path", self.source)
         _non_negative("freeze_epochs", self.freeze_epochs, integer=True)
+        if self.penalty_coefficient is not None:
+            _non_negative("penalty_coefficient", self.penalty_coefficient)
         if self.pairs and self.freeze_epochs:
             raise _invalid(
                 "freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs

@@ -121,6 +121,29 @@ def _load_source(config: FinetuneConfig):
     return source
 
 
+def _set_penalty(encoder, config: FinetuneConfig) -> None:
+    """Applies `config.penalty_coefficient` to a structured encoder; warns where pairs meet a penalty left on."""
+    from embedder.encoders.structured_self_attentive_encoder import StructuredSelfAttentiveEncoder
+
+    structured = isinstance(encoder, StructuredSelfAttentiveEncoder)
+    if config.penalty_coefficient is None:
+        if structured and config.pairs and encoder.penalty_coefficient > 0:
+            logger.warning(
+                "the source's structured encoder adds its redundancy penalty (coefficient %g) to the pair loss, "
+                "which it can outweigh and collapse the embeddings (STS-B in docs/RESULTS.md); "
+                "penalty_coefficient=0 (--penalty 0) turns it off for this fine-tuning",
+                encoder.penalty_coefficient,
+            )
+        return
+    if not structured:
+        raise ValueError(
+            f"Received penalty_coefficient={config.penalty_coefficient!r}, but the source's encoder is "
+            f"{type(encoder).__name__}; only a structured encoder has a redundancy penalty."
+        )
+    encoder.penalty_coefficient = float(config.penalty_coefficient)  # what the exported config records
+    encoder.self_attention.penalty_coefficient = float(config.penalty_coefficient)  # what training adds
+
+
 def finetune(
     config: FinetuneConfig,
     out: str | Path | None,
@@ -172,6 +195,7 @@ def finetune(
         keras.utils.set_random_seed(config.seed)
         source = _load_source(config)
         encoder = source.encoder
+        _set_penalty(encoder, config)
         preprocessor = source.preprocessor
         if config.pairs:
             labels = []

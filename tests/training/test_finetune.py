@@ -97,3 +97,37 @@ def test_sentence_pairs_make_a_model_without_head(keyword_models, tmp_path):
     assert contract.SIGNATURE_CLASSIFY not in loaded.signatures and contract.SIGNATURE_EMBED in loaded.signatures
     report = evaluate_pairs(result.embedder, test_path)
     assert report.pairs == 60 and report.spearman > 0.7
+
+
+def test_penalty_override_for_a_structured_source(keyword_models, tmp_path, caplog):
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    def pairs(count, seed):
+        rows = keyword_sentences(2 * count, seed)
+        return [(5.0 if a[0] == b[0] else 0.0, a[1], b[1]) for a, b in zip(rows[::2], rows[1::2])]
+
+    train_path = write_tsv(tmp_path / "train.tsv", pairs(60, 10), ("score", "sentence1", "sentence2"))
+    source = keyword_models["structured"].embedder.export(tmp_path / "structured", warmup=False)
+    assert SentenceEmbedder.load(source).encoder.penalty_coefficient == 1.0
+    values = dict(source=str(source), train_path=train_path, pairs=True, epochs=1, batch_size=16, patience=0)
+
+    with caplog.at_level("WARNING", logger="training.finetune"):
+        finetune(FinetuneConfig(**values), None, work_dir=tmp_path / "kept", verbose=0)
+    assert "redundancy penalty (coefficient 1)" in caplog.text  # pairs with the penalty on: the user is told
+
+    caplog.clear()
+    result = finetune(FinetuneConfig(**values, penalty_coefficient=0.0), tmp_path / "off", verbose=0)
+    assert "redundancy penalty" not in caplog.text
+    reloaded = SentenceEmbedder.load(result.version_dir).encoder
+    assert reloaded.penalty_coefficient == 0.0 and reloaded.self_attention.penalty_coefficient == 0.0
+
+    with pytest.raises(ValueError, match="only a structured encoder has a redundancy penalty"):
+        transformer = keyword_models["transformer"].version_dir
+        finetune(
+            FinetuneConfig(**(values | {"source": str(transformer)}), penalty_coefficient=0.5),
+            None,
+            work_dir=tmp_path / "bad",
+            verbose=0,
+        )
+    with pytest.raises(ValueError, match="penalty_coefficient"):
+        FinetuneConfig(**values, penalty_coefficient=-1.0)
