@@ -434,6 +434,7 @@ def _plot(dataset: str, table: list[dict], metric_label: str) -> str | None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return None
     rows = [t for t in table if t["mean"] is not None]
@@ -444,11 +445,14 @@ def _plot(dataset: str, table: list[dict], metric_label: str) -> str | None:
     low = min(t["mean"] for t in rows)
     left.set_xlim(max(0, low - 10), 100)
     left.invert_yaxis()
-    timed = [t for t in rows if t["tokens"]]
-    right.barh([t["config"] for t in timed], [t["tokens"] for t in timed], color="#dd8452")
+    # The same rows as the accuracy panel, in the same order (a row with no training speed stays empty), so that
+    # each speed bar sits beside its own configuration.
+    positions = range(len(rows))
+    right.barh(positions, [t["tokens"] or 0 for t in rows], color="#dd8452")
+    right.set_ylim(left.get_ylim())
+    right.set_yticks(list(positions), [""] * len(rows))
+    right.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
     right.set_xlabel("training tokens / s (2 CPU cores)")
-    right.invert_yaxis()
-    right.set_yticklabels([])
     figure.suptitle(dataset)
     figure.tight_layout()
     path = RESULTS / f"{dataset}.png"
