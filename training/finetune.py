@@ -140,8 +140,7 @@ def _set_penalty(encoder, config: FinetuneConfig) -> None:
             f"Received penalty_coefficient={config.penalty_coefficient!r}, but the source's encoder is "
             f"{type(encoder).__name__}; only a structured encoder has a redundancy penalty."
         )
-    encoder.penalty_coefficient = float(config.penalty_coefficient)  # what the exported config records
-    encoder.self_attention.penalty_coefficient = float(config.penalty_coefficient)  # what training adds
+    encoder.set_penalty_coefficient(config.penalty_coefficient)
 
 
 def finetune(

@@ -78,6 +78,13 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
         states, mask = self.encode_states(token_ids, training=training)  # (B, T, 2u), (B, T)
         return self.self_attention(states, mask=mask, training=training)  # (B, r·2u), (B, r, T)
 
+    def set_penalty_coefficient(self, penalty_coefficient: float) -> None:
+        """Changes the redundancy penalty's weight (e.g. for fine-tuning); `get_config` and training both follow."""
+        StructuredSelfAttention(self.attention_hops, self.attention_units, penalty_coefficient, self.hop_pooling)
+        self.penalty_coefficient = float(penalty_coefficient)
+        if self.built:
+            self.self_attention.penalty_coefficient = self.penalty_coefficient
+
     @property
     def output_dim(self) -> int:
         width = 2 * self.rnn_units

@@ -101,6 +101,21 @@ def test_structured_encoder_adds_its_penalty_only_when_training():
     assert len(encoder.losses) == 1 and float(encoder.losses[0]) > 0
 
 
+def test_structured_penalty_can_be_changed_after_building():
+    settings = VARIANTS["structured"] | {"dropout": 0.0}  # the same attention on every call
+    encoder = build_encoder("structured", vocabulary_size=VOCABULARY_SIZE, **settings)
+    encoder(TOKENS, training=True)
+    first = float(encoder.losses[0])
+    encoder.set_penalty_coefficient(0.5)
+    encoder(TOKENS, training=True)
+    np.testing.assert_allclose(float(encoder.losses[0]), 0.5 * first, rtol=1e-5)
+    encoder.set_penalty_coefficient(0.0)
+    encoder(TOKENS, training=True)
+    assert encoder.losses == [] and encoder.get_config()["penalty_coefficient"] == 0.0
+    with pytest.raises(ValueError, match="penalty_coefficient"):
+        encoder.set_penalty_coefficient(-1.0)
+
+
 @pytest.mark.parametrize(
     "architecture, kwargs, message",
     [
