@@ -27,6 +27,12 @@ def animal_files(tmp_path_factory):
     }
 
 
+def keyword_pairs(count, seed):
+    """Scored pairs of keyword sentences: 5 where both have the same label, 0 otherwise."""
+    rows = keyword_sentences(2 * count, seed)
+    return [(5.0 if a[0] == b[0] else 0.0, a[1], b[1]) for a, b in zip(rows[::2], rows[1::2])]
+
+
 def finetune_config(source, files, **overrides):
     values = dict(
         source=str(source),
@@ -76,13 +82,9 @@ def test_unfreezing_trains_the_encoder_after_the_head(keyword_models, animal_fil
 
 
 def test_sentence_pairs_make_a_model_without_head(keyword_models, tmp_path):
-    def pairs(count, seed):
-        rows = keyword_sentences(2 * count, seed)
-        return [(5.0 if a[0] == b[0] else 0.0, a[1], b[1]) for a, b in zip(rows[::2], rows[1::2])]
-
     header = ("score", "sentence1", "sentence2")
-    train_path = write_tsv(tmp_path / "train.tsv", pairs(200, 8), header)
-    test_path = write_tsv(tmp_path / "test.tsv", pairs(60, 9), header)
+    train_path = write_tsv(tmp_path / "train.tsv", keyword_pairs(200, 8), header)
+    test_path = write_tsv(tmp_path / "test.tsv", keyword_pairs(60, 9), header)
     source = keyword_models["transformer"].version_dir
     config = FinetuneConfig(
         source=str(source), train_path=train_path, pairs=True, epochs=2, batch_size=16, learning_rate=3e-3, patience=0
@@ -102,11 +104,7 @@ def test_sentence_pairs_make_a_model_without_head(keyword_models, tmp_path):
 def test_penalty_override_for_a_structured_source(keyword_models, tmp_path, caplog):
     from embedder.sentence_embedder import SentenceEmbedder
 
-    def pairs(count, seed):
-        rows = keyword_sentences(2 * count, seed)
-        return [(5.0 if a[0] == b[0] else 0.0, a[1], b[1]) for a, b in zip(rows[::2], rows[1::2])]
-
-    train_path = write_tsv(tmp_path / "train.tsv", pairs(60, 10), ("score", "sentence1", "sentence2"))
+    train_path = write_tsv(tmp_path / "train.tsv", keyword_pairs(60, 10), ("score", "sentence1", "sentence2"))
     source = keyword_models["structured"].embedder.export(tmp_path / "structured", warmup=False)
     assert SentenceEmbedder.load(source).encoder.penalty_coefficient == 1.0
     values = dict(source=str(source), train_path=train_path, pairs=True, epochs=1, batch_size=16, patience=0)
