@@ -21,25 +21,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.compare import DATA, tfidf_floor  # noqa: E402
 
+SPLITS = ("train", "test")
 
-def truncated_files(dataset: str, length: int, folder: Path) -> dict:
-    """train/test TSVs of `dataset` with every text cut to its first `length` words (0: unchanged)."""
+
+def split_texts(dataset: str, longest: int) -> dict:
+    """Per split of `dataset`: (labels, each text's first `longest` words), read and split once for every length."""
     import tensorflow as tf
 
     from embedder.text_preprocessor import split_words
     from training.data import read_labelled
 
+    result = {}
+    for split in SPLITS:
+        examples = read_labelled(DATA / dataset / f"{split}.tsv")
+        result[split] = (examples.labels, split_words(tf.constant(list(examples.texts)), max_length=longest).to_list())
+    return result
+
+
+def truncated_files(dataset: str, words: dict, length: int, folder: Path) -> dict:
+    """train/test TSVs of `dataset` with every text cut to its first `length` words (0: the original files)."""
+    if not length:
+        return {split: DATA / dataset / f"{split}.tsv" for split in SPLITS}
     files = {}
-    for split in ("train", "test"):
-        source = DATA / dataset / f"{split}.tsv"
-        if not length:
-            files[split] = source
-            continue
-        examples = read_labelled(source)
-        words = split_words(tf.constant(list(examples.texts)), max_length=length).to_list()
+    for split, (labels, rows) in words.items():
         path = folder / f"{split}-{length}.tsv"
-        rows = (f"{label}\t{b' '.join(row).decode()}\n" for label, row in zip(examples.labels, words))
-        path.write_text("label\ttext\n" + "".join(rows), encoding="utf-8")
+        lines = (f"{label}\t{b' '.join(row[:length]).decode()}\n" for label, row in zip(labels, rows))
+        path.write_text("label\ttext\n" + "".join(lines), encoding="utf-8")
         files[split] = path
     return files
 
@@ -49,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="20ng")
     parser.add_argument("--lengths", type=int, nargs="+", default=[64, 128, 256, 0])
     args = parser.parse_args(argv)
+    words = split_texts(args.dataset, max(args.lengths)) if any(args.lengths) else {}
     with tempfile.TemporaryDirectory(prefix="tfidf-truncation-") as folder:
         for length in args.lengths:
-            row = tfidf_floor(truncated_files(args.dataset, length, Path(folder)))
+            row = tfidf_floor(truncated_files(args.dataset, words, length, Path(folder)))
             print(
                 json.dumps(
                     {
