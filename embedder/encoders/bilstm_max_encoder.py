@@ -43,7 +43,7 @@ class BiLSTMMaxEncoder(RecurrentSentenceEncoder):
 
     @property
     def output_dim(self) -> int:
-        return 2 * self.rnn_units
+        return self.state_width
 
     @property
     def attention_rows(self) -> int:

@@ -54,7 +54,7 @@ class ClassicAttentionEncoder(RecurrentSentenceEncoder):
         self.attention_pooling = AdditiveAttentionPooling(
             self.attention_units, dtype=self.dtype_policy, name="attention_pooling"
         )
-        self.attention_pooling.build((None, None, 2 * self.rnn_units), query_shape)
+        self.attention_pooling.build((None, None, self.state_width), query_shape)
 
     def call(self, token_ids, query=None, training=None):
         states, mask = self.encode_states(token_ids, training=training)  # (B, T, 2u), (B, T)
@@ -66,7 +66,7 @@ class ClassicAttentionEncoder(RecurrentSentenceEncoder):
 
     @property
     def output_dim(self) -> int:
-        return 2 * self.rnn_units
+        return self.state_width
 
     @property
     def attention_rows(self) -> int:

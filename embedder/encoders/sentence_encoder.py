@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from embedder.layers.validation import check_choice, check_positive_int, check_rate
+from embedder.layers.validation import check_choice, check_non_negative_int, check_positive_int, check_rate
 
 RNN_TYPES = ("lstm", "gru")
 
@@ -91,7 +91,9 @@ class RecurrentSentenceEncoder(SentenceEncoder):
     Args:
         rnn_type: "lstm" or "gru". Defaults to "lstm".
         rnn_units: units per direction (u); the states are 2u wide. Defaults to 128.
-        rnn_layers: number of stacked bidirectional layers. Defaults to 1.
+        rnn_layers: number of stacked bidirectional layers. Defaults to 1. 0 means no recurrence at all: the
+            states ARE the word vectors (H = X, `embedding_dim` wide), so attention pools static word vectors, the
+            fast tier of the distilled models (like Model2Vec's weighted mean, but with learned attention).
         word_residual: add a linear projection of each word's embedding to its state (H = BiRNN(X) + X W).
             Without it, every state after a word carries that word, and attention over the states need not sit
             on the word that matters (Jain & Wallace 2019); with it, the heatmaps point at the words themselves.
@@ -110,12 +112,17 @@ class RecurrentSentenceEncoder(SentenceEncoder):
     ):
         check_choice("rnn_type", rnn_type, RNN_TYPES)
         check_positive_int("rnn_units", rnn_units)
-        check_positive_int("rnn_layers", rnn_layers)
+        check_non_negative_int("rnn_layers", rnn_layers)
         super().__init__(vocabulary_size, **kwargs)
         self.rnn_type = rnn_type
         self.rnn_units = rnn_units
         self.rnn_layers = rnn_layers
         self.word_residual = word_residual
+
+    @property
+    def state_width(self) -> int:
+        """Width of the states H: 2u after a bidirectional RNN, the embedding width without one."""
+        return 2 * self.rnn_units if self.rnn_layers else self.embedding_dim
 
     def build_recurrent(self):
         self.build_token_embedding()
@@ -131,7 +138,7 @@ class RecurrentSentenceEncoder(SentenceEncoder):
             layer.build((None, None, width))
             self.recurrent.append(layer)
             width = 2 * self.rnn_units
-        if self.word_residual:
+        if self.word_residual and self.rnn_layers:  # without an RNN the states already are the words
             self.word_projection = keras.layers.Dense(
                 2 * self.rnn_units, use_bias=False, dtype=self.dtype_policy, name="word_projection"
             )
@@ -144,7 +151,7 @@ class RecurrentSentenceEncoder(SentenceEncoder):
         x = words
         for layer in self.recurrent:
             x = layer(x, mask=mask, training=training)  # (B, T, 2u)
-        if self.word_residual:
+        if self.word_residual and self.rnn_layers:
             x = x + self.word_projection(words)  # (B, T, 2u): each state also says which word it sits on
         return self.state_dropout(x, training=training), mask
 

@@ -72,7 +72,7 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
             dtype=self.dtype_policy,
             name="structured_self_attention",
         )
-        self.self_attention.build((None, None, 2 * self.rnn_units))
+        self.self_attention.build((None, None, self.state_width))
 
     def call(self, token_ids, training=None):
         states, mask = self.encode_states(token_ids, training=training)  # (B, T, 2u), (B, T)
@@ -87,7 +87,7 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
 
     @property
     def output_dim(self) -> int:
-        width = 2 * self.rnn_units
+        width = self.state_width
         return width if self.hop_pooling == "mean" else self.attention_hops * width
 
     @property

@@ -14,6 +14,11 @@ def check_positive_int(argument: str, value: object) -> None:
         raise invalid(argument, "a positive integer", value)
 
 
+def check_non_negative_int(argument: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise invalid(argument, "a non-negative integer", value)
+
+
 def check_rate(argument: str, value: object) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
         raise invalid(argument, "a float in [0, 1)", value)

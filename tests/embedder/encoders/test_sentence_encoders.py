@@ -11,9 +11,11 @@ VARIANTS = {
     "classic": TINY_ENCODERS["classic"],
     "classic-gru": dict(TINY_ENCODERS["classic"], rnn_type="gru", rnn_layers=2),
     "classic-paper-states": dict(TINY_ENCODERS["classic"], word_residual=False),
+    "classic-static": dict(TINY_ENCODERS["classic"], rnn_layers=0),
     "structured": TINY_ENCODERS["structured"],
     "structured-mean": dict(TINY_ENCODERS["structured"], hop_pooling="mean"),
     "structured-paper-states": dict(TINY_ENCODERS["structured"], word_residual=False),
+    "structured-static": dict(TINY_ENCODERS["structured"], rnn_layers=0),
     "transformer": TINY_ENCODERS["transformer"],
     "transformer-cls-learned": dict(TINY_ENCODERS["transformer"], pooling="cls", position_encoding="learned"),
     "transformer-pre-ln-glove-width": dict(TINY_ENCODERS["transformer"], normalize_first=True, embedding_dim=5),
@@ -128,11 +130,25 @@ def test_structured_penalty_can_be_changed_after_building():
         ),
         ("transformer", {"pooling": "max"}, "argument `pooling`, expected one of 'mean', 'cls'"),
         ("bilstm_max", {"rnn_units": 0}, "argument `rnn_units`, expected a positive integer"),
+        ("classic", {"rnn_layers": -1}, "argument `rnn_layers`, expected a non-negative integer"),
     ],
 )
 def test_bad_arguments(architecture, kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_encoder(architecture, vocabulary_size=VOCABULARY_SIZE, **kwargs)
+
+
+@pytest.mark.parametrize("architecture", ["classic", "structured"])
+def test_without_recurrence_attention_pools_the_word_vectors_themselves(architecture):
+    """rnn_layers=0: the states are the embeddings, so the output is an attention-weighted sum of word vectors."""
+    encoder = _encoder(f"{architecture}-static")
+    embedding, attention = encoder(TOKENS)  # (B, out), (B, rows, T)
+    words = encoder.token_embedding(TOKENS).numpy()  # (B, T, E)
+    pooled = np.einsum("brt,bte->bre", attention.numpy(), words)  # (B, rows, E)
+    expected = pooled[:, 0] if architecture == "classic" else pooled.reshape(len(TOKENS), -1)
+    np.testing.assert_allclose(embedding.numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert encoder.output_dim == words.shape[-1] * (1 if architecture == "classic" else encoder.attention_hops)
+    assert not any("bidirectional" in w.path or "word_projection" in w.path for w in encoder.weights)
 
 
 def test_unknown_architecture_names_the_valid_ones():
