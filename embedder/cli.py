@@ -16,6 +16,7 @@ import sys
 #: Modules that register subcommands, in the order `--help` lists them.
 COMMAND_MODULES = (
     "embedder.commands",  # info
+    "embedder.pretrained_cli",  # pretrained list | show | export | pack
     "serving.quickstart_cli",  # quickstart (make run)
     "training.commands",  # train, finetune, evaluate, explain
     "training.distill_cli",  # distill

@@ -1,4 +1,5 @@
-"""The student: one of our encoders plus a linear projection into the teacher's vector space.
+"""The student: one of our encoders plus a linear projection into a teacher's vector space (distillation and the
+shipped pretrained models, `embedder.pretrained`).
 
 The exported embedding IS the projected vector (the teacher's dimension, e.g. 384 for MiniLM): it is the vector
 that was trained to point where the teacher's does, so cosine similarity between exported embeddings is what

@@ -104,7 +104,11 @@ def register(subparsers) -> None:
         description="Keep a model's encoder and vocabulary; train a new head (or, "
         "with --pairs, the encoder for cosine similarity); export to OUT.",
     )
-    finetune.add_argument("--from", dest="source", help="model base path or version directory to start from")
+    finetune.add_argument(
+        "--from",
+        dest="source",
+        help="model base path or version directory to start from, or a shipped model's name (e.g. default)",
+    )
     finetune.add_argument("--freeze-epochs", type=int, help="epochs training only the new head first")
     finetune.add_argument(
         "--pairs",

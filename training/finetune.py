@@ -111,11 +111,11 @@ def _load_pairs(config: FinetuneConfig) -> tuple[ScoredPairs, ScoredPairs]:
     return split_holdout(train_pairs, config.dev_fraction, config.seed)
 
 
-def _load_source(config: FinetuneConfig):
+def _load_source(config: FinetuneConfig, source_dir: Path):
     """The source embedder, its weights in the run's precision (call inside the strategy's scope)."""
     from embedder.sentence_embedder import SentenceEmbedder
 
-    source = SentenceEmbedder.load(config.source)
+    source = SentenceEmbedder.load(source_dir)
     if config.precision != "float32":
         source = SentenceEmbedder(with_dtype_policy(source.model, config.precision), source.preprocessor, source.labels)
     return source
@@ -157,6 +157,7 @@ def finetune(
 
     Args and errors as `training.train.train`. The result's ``extra`` records the source version directory.
     """
+    from embedder import pretrained
     from embedder.encoders.factory import build_model
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.versions import resolve_version_dir
@@ -168,7 +169,8 @@ def finetune(
     work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
     chief = is_chief(strategy)
     try:
-        source_dir = resolve_version_dir(config.source)
+        # A shipped model's name ("default") stands for its export, made once into the cache.
+        source_dir = resolve_version_dir(pretrained.resolve_model_path(config.source))
     except FileNotFoundError as error:
         raise ValueError(f"Received an invalid value for argument `source`: {error}") from None
 
@@ -192,7 +194,7 @@ def finetune(
     phases = [("frozen", 0, freeze), ("full", freeze, config.epochs)] if freeze else [("full", 0, config.epochs)]
     with precision_policy(config.precision), strategy.scope():
         keras.utils.set_random_seed(config.seed)
-        source = _load_source(config)
+        source = _load_source(config, source_dir)
         encoder = source.encoder
         _set_penalty(encoder, config)
         preprocessor = source.preprocessor
