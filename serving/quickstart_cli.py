@@ -1,9 +1,10 @@
-"""`embedder quickstart` (what `make run` runs): train a default model if none is exported, serve it, call it.
+"""`embedder quickstart` (what `make run` runs): export the shipped model if none is there, serve it, call it.
 
-    embedder quickstart                  # models/default, trained on the bundled TREC questions if missing;
+    embedder quickstart                  # models/default from the shipped general-purpose model if missing;
                                          # served on 127.0.0.1:8500 until Ctrl-C
-    embedder quickstart --retrain        # train a new version first (the server swaps it in)
-    embedder quickstart --no-serve       # train if needed, call once, exit
+    embedder quickstart --train FILE     # train a task model on a labelled file instead
+    embedder quickstart --train bundled  # ... on the bundled TREC questions
+    embedder quickstart --no-serve       # export if needed, call once, exit
 
 The steps are functions of `serving.quickstart`. TensorFlow is imported only when the server starts.
 """
@@ -16,19 +17,26 @@ import argparse
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "quickstart",
-        help="train a default model if none is exported, serve it on 127.0.0.1:8500 and call it (make run)",
-        description="The one command: trains a small default model on the bundled TREC questions if "
-        "MODELS/default holds no version (a few minutes on 2 CPU cores), starts the embedded server, embeds a "
-        "few sentences over gRPC and prints their cosine similarities, then serves until Ctrl-C.",
+        help="export the shipped model if none is exported, serve it on 127.0.0.1:8500 and call it (make run)",
+        description="The one command: exports the general-purpose model shipped with the package (distilled "
+        "from all-MiniLM-L6-v2) as MODELS/default if that holds no version (seconds), starts the embedded "
+        "server, embeds a few sentences over gRPC, prints their cosine similarities and a small semantic "
+        "search, then serves until Ctrl-C. With --train FILE it trains a task model on FILE instead.",
     )
     parser.add_argument("--models-dir", default="models", help="where models live (default: models)")
     parser.add_argument("--model-name", default="default", help="the default model's name (default: default)")
     parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500; 0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--retrain", action="store_true", help="train a new version even if one is exported")
+    parser.add_argument("--pretrained", default="default", help="the shipped model to export (default: default)")
+    parser.add_argument("--retrain", action="store_true", help="export (or train) a new version even if one exists")
     parser.add_argument("--epochs", type=int, default=8, help="most training epochs (default 8)")
     parser.add_argument("--arch", default="structured", choices=("classic", "structured", "transformer", "bilstm_max"))
-    parser.add_argument("--train", help="a labelled TSV/CSV/JSONL file (default: the bundled TREC questions)")
+    parser.add_argument(
+        "--train",
+        metavar="FILE",
+        help="train a task model on a labelled TSV/CSV/JSONL file ('bundled': the bundled TREC questions) "
+        "instead of exporting the shipped model",
+    )
     parser.add_argument("--encoder", nargs="+", metavar="KEY=VALUE", help="encoder arguments for training")
     parser.add_argument("--work-dir", default="runs/quickstart", help="training checkpoints (default runs/quickstart)")
     parser.add_argument("--no-serve", action="store_true", help="exit after the demonstration call")
@@ -39,16 +47,25 @@ def run_quickstart(args: argparse.Namespace) -> int:
     import time
 
     from embedder.cli import CommandError
-    from serving.quickstart import QuickstartSettings, demo, ensure_model, next_steps, start_server
+    from serving.quickstart import (
+        QuickstartSettings,
+        bundled_training_data,
+        demo,
+        ensure_model,
+        next_steps,
+        search_demo,
+        start_server,
+    )
 
     if args.epochs <= 0:
         raise CommandError(f"--epochs must be a positive integer, received {args.epochs}")
     settings = QuickstartSettings(
         models_dir=args.models_dir,
         model_name=args.model_name,
+        pretrained=args.pretrained,
         architecture=args.arch,
         epochs=args.epochs,
-        train_path=args.train,
+        train_path=str(bundled_training_data()) if args.train == "bundled" else args.train,
         encoder=tuple(args.encoder or ()),
         work_dir=args.work_dir,
         host=args.host,
@@ -66,6 +83,8 @@ def run_quickstart(args: argparse.Namespace) -> int:
         raise CommandError(f"{error} Is another server using it? Pick another with --port.") from None
     try:
         print(demo(server.target, settings.model_name), flush=True)
+        if not settings.train_path:
+            print("\n" + search_demo(server.target, settings.model_name), flush=True)
         print(next_steps(server.target, settings.model_name), flush=True)
         if args.no_serve:
             return 0
