@@ -129,3 +129,22 @@ def test_penalty_override_for_a_structured_source(keyword_models, tmp_path, capl
         )
     with pytest.raises(ValueError, match="penalty_coefficient"):
         FinetuneConfig(**values, penalty_coefficient=-1.0)
+
+
+def test_finetune_from_a_shipped_model_by_name(animal_files, tmp_path, monkeypatch):
+    """`embedder finetune --from default`: the shipped model is exported once into the cache and fine-tuned."""
+    from embedder import pretrained
+
+    monkeypatch.setenv("EMBEDDER_CACHE_DIR", str(tmp_path / "cache"))
+    config = finetune_config("default", animal_files, epochs=1, freeze_epochs=1)
+    result = finetune(config, tmp_path / "mine", work_dir=tmp_path / "run", verbose=0)
+    cached = pretrained.resolve_model_path("default")
+    assert cached.parent == tmp_path / "cache" / "pretrained" and (cached / "1" / "saved_model.pb").is_file()
+    assert result.extra["source"] == str(cached / "1")
+    assert result.embedder.labels == ["animal", "other"]
+    shipped = pretrained.load("default")
+    assert result.embedder.preprocessor.vocabulary == shipped.preprocessor.vocabulary
+    # The frozen encoder is the shipped one, weight for weight.
+    for mine, theirs in zip(result.embedder.encoder.get_weights(), shipped.encoder.get_weights()):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
+    assert result.dev_score > 0.5
