@@ -9,6 +9,9 @@ Stages (each stores its results in the JSON; the baselines need ``.venv-bench``,
 - ``quality``: STS-B dev Spearman (cosine) and frozen-vector transfer (TREC, SST-2: logistic regression, C chosen
   on dev) of each shipped model's export, called in-process; the teacher (float32 and ONNX int8) and Model2Vec
   distilled from it, through bench/pretrained_baselines.py in the PyTorch environment.
+- ``storage``: STS-B dev Spearman and size of each shipped model's source export (``--source NAME=EXPORT``)
+  packed with each storage of the embedding table (int8, float16, float32) and of the other weights, so that the
+  shipped choice is a measured one.
 - ``speed``: sentences/s on 512 SST-2 test sentences at batch 32 and 128: each shipped model served by
   ``embedder serve`` (gRPC, 2 threads), then the teacher's settings and Model2Vec (2 threads), alternating in
   each of ``--rounds`` rounds; medians.
@@ -37,7 +40,7 @@ from bench import distill_measures as measures  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "pretrained.json"
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
-STAGES = ("quality", "speed", "startup", "report")
+STAGES = ("quality", "storage", "speed", "startup", "report")
 logger = logging.getLogger("bench.pretrained")
 
 
@@ -90,6 +93,34 @@ def stage_quality(results: dict, names: list[str], work: Path, quick: bool) -> N
         results["baselines_quality"] = baselines("quality", work)
 
 
+def stage_storage(results: dict, sources: dict[str, str], work: Path, quick: bool) -> None:
+    from embedder import pretrained
+
+    (first, second, scores), _ = evaluation(quick)
+    texts = sorted(set(first + second))
+    for name, source in sources.items():
+        rows = []
+        for embeddings, dense in (
+            ("float32", "float32"),
+            ("float16", "float16"),
+            ("int8", "float16"),
+            ("int8", "float32"),
+        ):
+            folder = pretrained.pack(source, work / "storage" / f"{name}-{embeddings}-{dense}", embeddings, dense)
+            model = pretrained.load_dir(folder)
+            vectors = dict(zip(texts, model.encode(texts, batch_size=256)))
+            rows.append(
+                {
+                    "embeddings": embeddings,
+                    "dense": dense,
+                    "stsb_dev": measures.sts_spearman(vectors, first, second, scores),
+                    "mib": folder_mib(folder),
+                }
+            )
+            logger.info("%s storage %s/%s: %s", name, embeddings, dense, rows[-1])
+        results.setdefault("storage", {})[name] = rows
+
+
 def stage_speed(results: dict, names: list[str], work: Path, rounds: int, quick: bool) -> None:
     sentences = measures.labelled("sst2", "test")[0][:512]
     runs = {name: {32: [], 128: []} for name in names}
@@ -140,6 +171,7 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", help="shipped models (default: all)")
     parser.add_argument("--work", default="runs/pretrained-bench")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--source", nargs="*", default=[], metavar="NAME=EXPORT", help="exports for `storage`")
     parser.add_argument("--quick", action="store_true", help="smoke run (200 rows, 1 round, no baselines)")
     parser.add_argument("--results", default=str(RESULTS), help="the JSON file (default docs/results/pretrained.json)")
     args = parser.parse_args()
@@ -151,6 +183,8 @@ def main() -> int:
     results = json.loads(path.read_text()) if path.is_file() else {}
     if "quality" in args.stages:
         stage_quality(results, names, work, args.quick)
+    if "storage" in args.stages and args.source:
+        stage_storage(results, dict(item.split("=", 1) for item in args.source), work, args.quick)
     if "speed" in args.stages:
         stage_speed(results, names, work, 1 if args.quick else args.rounds, args.quick)
     if "startup" in args.stages:

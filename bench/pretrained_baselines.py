@@ -101,8 +101,9 @@ class OnnxTeacher:
         with torch.inference_mode():
             torch.onnx.export(
                 model,
-                tuple(sample[n] for n in names),
+                (),
                 str(path),
+                kwargs={n: sample[n] for n in names},
                 input_names=names,
                 output_names=["last_hidden_state"],
                 dynamic_axes=axes,
