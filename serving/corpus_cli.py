@@ -188,6 +188,12 @@ def run_embed_corpus(args: argparse.Namespace) -> int:
                 backend.close()
     except (OutputExists, ResumeRefused, FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
+    except OSError as error:  # e.g. --out on a read-only file system, or under a file
+        where = f" {error.filename}" if error.filename else ""
+        raise CommandError(
+            f"cannot read or write{where}: {error.strerror or error}. Every chunk committed so far is kept; fix the "
+            "cause and rerun the same command (with --resume if the job had started)."
+        ) from None
     except EmbeddingError as error:
         raise CommandError(
             f"{error}\nEvery chunk committed so far is kept: fix the cause and rerun the same command with --resume."
