@@ -51,6 +51,10 @@ def resource_exhausted(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
 
+def data_loss(message: str) -> ServingError:
+    return ServingError(grpc.StatusCode.DATA_LOSS, message)
+
+
 def unavailable(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.UNAVAILABLE, message)
 
