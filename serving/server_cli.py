@@ -136,6 +136,13 @@ def register(subparsers) -> None:
         metavar="BYTES",
         help="largest gRPC message received or sent (default 2147483647, TF Serving's)",
     )
+    _add_bool(
+        own,
+        "enable_reload_config_api",
+        None,
+        "let ModelService.HandleReloadConfigRequest change the served models (unauthenticated: anyone who reaches "
+        "the port can). Default: true when --host is loopback, false otherwise",
+    )
     limits = parser.add_argument_group(
         "request limits (embedded server only; checked before a request's tensors are built)"
     )
@@ -206,6 +213,7 @@ def options_from_args(args: argparse.Namespace):
             max_text_bytes=args.max_text_bytes,
             max_request_bytes=args.max_request_bytes,
             text_length_mode=args.text_length_mode,
+            enable_reload_config_api=args.enable_reload_config_api,
         )
     except ConfigError as error:
         raise CommandError(str(error)) from None

@@ -92,6 +92,9 @@ class ServerOptions:
     max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     text_length_mode: str = TRUNCATE
+    #: Whether ModelService.HandleReloadConfigRequest may change the served models; None: only when bound to
+    #: loopback (the RPC is unauthenticated: any client that reaches the port could unload every model).
+    enable_reload_config_api: bool | None = None
     #: Batching settings given directly (tests, benchmarks); used instead of the file when set.
     batching_settings: BatchingSettings | None = None
 
@@ -110,6 +113,13 @@ class ServerOptions:
             self.request_limits()
         except ValueError as error:
             raise ConfigError(str(error).replace("argument `", "flag `--")) from None
+
+    @property
+    def reload_config_api_enabled(self) -> bool:
+        """`enable_reload_config_api`, or when unset: whether the gRPC port is bound to loopback only."""
+        if self.enable_reload_config_api is not None:
+            return self.enable_reload_config_api
+        return self.host == "localhost" or self.host == "::1" or self.host.startswith("127.")
 
     def request_limits(self) -> RequestLimits:
         """The `RequestLimits` these options set."""
@@ -248,7 +258,9 @@ class ModelServer:
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionService(self.manager, self.metrics, self.options.request_limits()), server
         )
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.manager, self.metrics), server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelService(self.manager, self.metrics, self.options.reload_config_api_enabled), server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if self.options.port or not self.options.grpc_socket_path:
             address = _address(self.options.host, self.options.port)
