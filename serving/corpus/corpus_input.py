@@ -241,6 +241,31 @@ def scan_corpus(
     return CorpusInput(tuple(scanned), fmt, dict(sorted(bad.items())), tuple(examples))
 
 
+class InputChanged(ValueError):
+    """An input file's content changed while the job ran: the output may mix its old and new lines."""
+
+
+def file_sha256(path: str, files: FileAccess | None = None) -> str:
+    """The SHA-256 of a file's (decompressed) bytes, as `scan_corpus` computes it."""
+    digest = hashlib.sha256()
+    with (files or LocalFiles()).open(path) as stream:
+        for _ in _lines(stream, digest):
+            pass
+    return digest.hexdigest()
+
+
+def check_unchanged(corpus: CorpusInput, files: FileAccess | None = None) -> None:
+    """Raises `InputChanged` unless every input file still has the checksum it was scanned with."""
+    for f in corpus.files:
+        now = file_sha256(f.path, files)
+        if now != f.sha256:
+            raise InputChanged(
+                f"{f.path} changed while the job ran (SHA-256 {f.sha256[:12]}… when scanned, {now[:12]}… now): the "
+                "output may mix its old and new lines, so the job is not marked complete. Keep the input unchanged "
+                "during a run, and rerun with --overwrite."
+            )
+
+
 def read_file_records(path: str, fmt: RecordFormat, first_line_id: int, files: FileAccess | None = None):
     """The records of one input file (a generator that closes the file when done)."""
     files = files or LocalFiles()

@@ -36,7 +36,7 @@ import numpy as np
 from serving.client_errors import EmbeddingError
 from serving.corpus import fault_injection
 from serving.corpus.bad_lines import BAD_LINES_FILE, EMBED_EMPTY, SKIP, BadLineLog, bad_line_document, check_policy
-from serving.corpus.corpus_input import CorpusInput, FileAccess, iter_records, scan_corpus
+from serving.corpus.corpus_input import CorpusInput, FileAccess, check_unchanged, iter_records, scan_corpus
 from serving.corpus.manifest import (
     COMPLETE,
     MANIFEST_FILE,
@@ -260,6 +260,7 @@ def embed_corpus(config: CorpusJobConfig, backend: EmbeddingBackend, files: File
         OutputExists: the output directory is in use and neither resume nor overwrite was asked for.
         ResumeRefused: resume was asked for, but the output belongs to another model version, input or options.
         FileNotFoundError, ValueError: the input cannot be read as asked.
+        InputChanged: an input file changed while the job ran (checked at the end; the job stays unfinished).
     """
     previous = prepare_output(config)
     scan_bar = progress_bar(total=None, desc="scanning input", enabled=config.progress)
@@ -351,6 +352,8 @@ def _run_chunks(
             f"The job ended at line {manifest.progress.next_line_id} and row {manifest.progress.rows}, expected "
             f"{corpus.records} lines and {manifest.output['rows']} rows."
         )
+    # An edit in place during the run keeps the record count (which iter_records checks) but not the checksum.
+    check_unchanged(corpus, files)
     manifest.status = COMPLETE
     manifest.finished = now()
     manifest.save(out)

@@ -1,6 +1,6 @@
 """Corpus jobs against hostile lines: nesting that breaks the JSON parser, CSV fields over csv's limit, lines too
 long for one gRPC message. Each is recorded in bad_lines.jsonl and the job goes on; a failing chunk's message
-names its input lines."""
+names its input lines; an input edited in place during the run leaves the job unfinished."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from serving.client_errors import InvalidInput
+from serving.corpus.corpus_input import InputChanged
 from serving.corpus.job import CorpusJobConfig, embed_corpus
-from serving.corpus.manifest import COMPLETE
+from serving.corpus.manifest import COMPLETE, RUNNING, load_manifest
 from serving.corpus.output_reader import read_corpus_output
 
 
@@ -85,3 +86,27 @@ def test_a_failing_chunk_names_its_input_lines(tmp_path, corpus_backend):
     assert str(caught.value).startswith(
         f"Embedding chunk 0 (line ids 0-3, from {path} line 1) failed: Input 'text' value 2 is 138 bytes"
     )
+
+
+class _EditingBackend:
+    """Embeds with `backend`, but rewrites `path` in place (same lines, same length) during the first call."""
+
+    def __init__(self, backend, path):
+        self.info, self._backend, self._path, self._edited = backend.info, backend, path, False
+
+    def embed(self, texts):
+        if not self._edited:
+            self._path.write_bytes(self._path.read_bytes().replace(b"good", b"evil"))
+            self._edited = True
+        return self._backend.embed(texts)
+
+    def close(self):
+        pass
+
+
+def test_an_input_edited_in_place_during_the_run_is_not_marked_complete(tmp_path, corpus_backend):
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join(f"a good film {i}\n" for i in range(12)))
+    with pytest.raises(InputChanged, match=f"{path} changed while the job ran"):
+        _run(path, tmp_path / "out", _EditingBackend(corpus_backend, path), chunk_size=4, chunks_in_flight=1)
+    assert load_manifest(tmp_path / "out").status == RUNNING
