@@ -68,6 +68,15 @@ def register(subparsers) -> None:
         "are listed in bad_lines.jsonl and counted in the manifest (default embed-empty)",
     )
 
+    source.add_argument(
+        "--max-text-bytes",
+        type=int,
+        default=1024 * 1024,
+        metavar="BYTES",
+        help="a sentence longer than this (UTF-8 bytes; through --target also the gRPC message limit) is a bad "
+        "line, reason too-long (default 1048576)",
+    )
+
     output = parser.add_argument_group("output")
     output.add_argument("--output-format", choices=("npy", "parquet"), help="default: npy (parquet with --runner)")
     output.add_argument("--include-text", action="store_true", help="Parquet: add the sentence to each row")
@@ -156,6 +165,7 @@ def run_embed_corpus(args: argparse.Namespace) -> int:
             include_text=args.include_text,
             normalize=args.normalize,
             chunk_size=args.chunk_size,
+            max_text_bytes=args.max_text_bytes,
             resume=args.resume,
             overwrite=args.overwrite,
             progress=args.progress,
@@ -178,6 +188,12 @@ def run_embed_corpus(args: argparse.Namespace) -> int:
                 backend.close()
     except (OutputExists, ResumeRefused, FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
+    except OSError as error:  # e.g. --out on a read-only file system, or under a file
+        where = f" {error.filename}" if error.filename else ""
+        raise CommandError(
+            f"cannot read or write{where}: {error.strerror or error}. Every chunk committed so far is kept; fix the "
+            "cause and rerun the same command (with --resume if the job had started)."
+        ) from None
     except EmbeddingError as error:
         raise CommandError(
             f"{error}\nEvery chunk committed so far is kept: fix the cause and rerun the same command with --resume."

@@ -27,8 +27,11 @@ class RetryPolicy:
         multiplier: growth of the wait from one try to the next. Defaults to 2.0.
         jitter: each wait is scaled by a random factor in [1 - jitter, 1 + jitter]. Defaults to 0.2.
 
-    With the defaults a call gives up after about 1.5 s of waiting (0.1 + 0.2 + 0.4 + 0.8); a caller that must ride
-    through a server restart raises `max_attempts` (e.g. 10: about 10 s).
+    The retry budget in time is `total_backoff()`: with the defaults a call gives up after about 1.5 s of waiting
+    (0.1 + 0.2 + 0.4 + 0.8; at least 1.2 s with jitter), far shorter than a server restart (10-18 s on a 2-core
+    machine). A caller that must ride through an outage of known length asks for it in seconds:
+    ``RetryPolicy.riding_through(30)`` has enough tries that even the shortest jittered waits add up to 30 s.
+    The call's deadline (``timeout``) still bounds everything.
     """
 
     max_attempts: int = 5
@@ -67,6 +70,38 @@ class RetryPolicy:
             return False
         # gRPC's own "message larger than max" is RESOURCE_EXHAUSTED too, but the same message fails every time.
         return "larger than max" not in (details or "")
+
+    def total_backoff(self, lowest: bool = False) -> float:
+        """Seconds a call waits between its `max_attempts` tries before it gives up (nominal; `lowest`: with every
+        wait at the low end of its jitter, the least it can be)."""
+        scale = 1 - self.jitter if lowest else 1.0
+        return sum(
+            min(self.max_backoff, self.initial_backoff * self.multiplier**i) * scale
+            for i in range(self.max_attempts - 1)
+        )
+
+    @classmethod
+    def riding_through(cls, seconds: float, **kwargs) -> RetryPolicy:
+        """The policy (other settings from `kwargs`) with the fewest tries whose waits add up to at least
+        `seconds` even at the low end of their jitter: what a caller needs to outlast an outage that long.
+
+        Example:
+            >>> RetryPolicy.riding_through(18).max_attempts   # 0.1+0.2+0.4+0.8+1.6, then 2 s waits, jitter 0.2
+            16
+        """
+        if not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(
+                f"Received an invalid value for argument `seconds`, expected a non-negative number. Received: "
+                f"seconds={seconds!r}"
+            )
+        policy = cls(max_attempts=1, **kwargs)
+        if policy.max_backoff == 0 or policy.initial_backoff == 0:
+            raise ValueError("riding_through needs positive `initial_backoff` and `max_backoff`.")
+        attempts = 1
+        while policy.total_backoff(lowest=True) < seconds:
+            attempts += 1
+            policy = dataclasses.replace(policy, max_attempts=attempts)
+        return policy
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after failed try number `attempt` (1-based)."""

@@ -16,6 +16,14 @@ from __future__ import annotations
 import argparse
 import logging
 
+from serving.server.request_limits import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_ROWS_PER_REQUEST,
+    DEFAULT_MAX_TEXT_BYTES,
+    TEXT_LENGTH_MODES,
+    TRUNCATE,
+)
+
 log = logging.getLogger(__name__)
 
 #: TF Serving flags that are parsed so command lines stay portable, but change nothing here.
@@ -128,6 +136,45 @@ def register(subparsers) -> None:
         metavar="BYTES",
         help="largest gRPC message received or sent (default 2147483647, TF Serving's)",
     )
+    _add_bool(
+        own,
+        "enable_reload_config_api",
+        None,
+        "let ModelService.HandleReloadConfigRequest change the served models (unauthenticated: anyone who reaches "
+        "the port can). Default: true when --host is loopback, false otherwise",
+    )
+    limits = parser.add_argument_group(
+        "request limits (embedded server only; checked before a request's tensors are built)"
+    )
+    limits.add_argument(
+        "--max_rows_per_request",
+        type=int,
+        default=DEFAULT_MAX_ROWS_PER_REQUEST,
+        metavar="N",
+        help=f"rows one request may hold; more: INVALID_ARGUMENT (default {DEFAULT_MAX_ROWS_PER_REQUEST})",
+    )
+    limits.add_argument(
+        "--max_text_bytes",
+        type=int,
+        default=DEFAULT_MAX_TEXT_BYTES,
+        metavar="BYTES",
+        help=f"bytes one text may hold; longer ones are truncated or refused (default {DEFAULT_MAX_TEXT_BYTES})",
+    )
+    limits.add_argument(
+        "--text_length_mode",
+        choices=TEXT_LENGTH_MODES,
+        default=TRUNCATE,
+        help="a text over --max_text_bytes: cut it at a character boundary (truncate, the default) or answer "
+        "INVALID_ARGUMENT (refuse)",
+    )
+    limits.add_argument(
+        "--max_request_bytes",
+        type=int,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        metavar="BYTES",
+        help="bytes all values of one request may hold; more: RESOURCE_EXHAUSTED "
+        f"(default {DEFAULT_MAX_REQUEST_BYTES})",
+    )
     parser.set_defaults(handler=run_serve)
 
 
@@ -162,6 +209,11 @@ def options_from_args(args: argparse.Namespace):
             saved_model_tags=args.saved_model_tags,
             tensorflow_intra_op_parallelism=args.tensorflow_intra_op_parallelism,
             tensorflow_inter_op_parallelism=args.tensorflow_inter_op_parallelism,
+            max_rows_per_request=args.max_rows_per_request,
+            max_text_bytes=args.max_text_bytes,
+            max_request_bytes=args.max_request_bytes,
+            text_length_mode=args.text_length_mode,
+            enable_reload_config_api=args.enable_reload_config_api,
         )
     except ConfigError as error:
         raise CommandError(str(error)) from None

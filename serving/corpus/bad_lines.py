@@ -1,7 +1,8 @@
 """The bad-line policy, and the file that records every bad line of a job.
 
 A corpus job never stops in the middle because of one line. A bad record (see `serving.corpus.records`: bytes
-that are not UTF-8, an empty or blank sentence, a missing column or key, unparseable JSON) is handled by one of two
+that are not UTF-8, an empty or blank sentence, a missing column or key, unparseable or too deeply nested JSON, a
+sentence over the job's ``max_text_bytes`` or a CSV field over csv's limit) is handled by one of two
 policies, chosen when the job starts and fixed for its resumes:
 
 - ``embed-empty`` (the default): the line keeps its row, embedded as the empty string (what the model gives for

@@ -186,7 +186,14 @@ def run_beam_job(
     if not remote:
         prepare_output(config)
     started = now()
-    corpus = scan_corpus(config.inputs, config.input_format, config.column, config.header, BeamFiles())
+    corpus = scan_corpus(
+        config.inputs,
+        config.input_format,
+        config.column,
+        config.header,
+        BeamFiles(),
+        max_text_bytes=config.max_text_bytes,
+    )
     backend = spec.create()
     try:
         info = backend.info

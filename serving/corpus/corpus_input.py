@@ -143,7 +143,13 @@ def match_inputs(patterns: Sequence[str], files: FileAccess | None = None) -> li
     return paths
 
 
-def resolve_format(paths: Sequence[str], input_format: str, column: str | None, header: bool | None) -> RecordFormat:
+def resolve_format(
+    paths: Sequence[str],
+    input_format: str,
+    column: str | None,
+    header: bool | None,
+    max_text_bytes: int | None = None,
+) -> RecordFormat:
     """The `RecordFormat` for the files: `input_format`, or (for "auto") the one their suffixes agree on."""
     if input_format == "auto":
         found = sorted({detect_format(p) for p in paths})
@@ -160,7 +166,7 @@ def resolve_format(paths: Sequence[str], input_format: str, column: str | None, 
         )
     if input_format == "text":
         column = None
-    return RecordFormat(input_format, column=column, header=header)
+    return RecordFormat(input_format, column=column, header=header, max_text_bytes=max_text_bytes)
 
 
 def _lines(stream: BinaryIO, digest=None) -> Iterator[bytes]:
@@ -178,6 +184,7 @@ def scan_corpus(
     header: bool | None = None,
     files: FileAccess | None = None,
     on_records: Callable[[int], None] | None = None,
+    max_text_bytes: int | None = None,
 ) -> CorpusInput:
     """Reads every input file once and describes the corpus.
 
@@ -188,6 +195,7 @@ def scan_corpus(
         header: whether tsv/csv files start with a header line (see `RecordFormat`).
         files: how to find and open the files. Defaults to local paths.
         on_records: called with the number of records read since the last call (for a progress bar).
+        max_text_bytes: a sentence over this many UTF-8 bytes is a bad record ("too-long"); None: no limit.
 
     Returns:
         The `CorpusInput`.
@@ -198,7 +206,7 @@ def scan_corpus(
     """
     files = files or LocalFiles()
     paths = match_inputs(patterns, files)
-    fmt = resolve_format(paths, input_format, column, header)
+    fmt = resolve_format(paths, input_format, column, header, max_text_bytes)
     scanned: list[InputFile] = []
     bad: Counter = Counter()
     examples: list[dict] = []
@@ -231,6 +239,31 @@ def scan_corpus(
         scanned.append(InputFile(path, digest.hexdigest(), size, count, line_id))
         line_id += count
     return CorpusInput(tuple(scanned), fmt, dict(sorted(bad.items())), tuple(examples))
+
+
+class InputChanged(ValueError):
+    """An input file's content changed while the job ran: the output may mix its old and new lines."""
+
+
+def file_sha256(path: str, files: FileAccess | None = None) -> str:
+    """The SHA-256 of a file's (decompressed) bytes, as `scan_corpus` computes it."""
+    digest = hashlib.sha256()
+    with (files or LocalFiles()).open(path) as stream:
+        for _ in _lines(stream, digest):
+            pass
+    return digest.hexdigest()
+
+
+def check_unchanged(corpus: CorpusInput, files: FileAccess | None = None) -> None:
+    """Raises `InputChanged` unless every input file still has the checksum it was scanned with."""
+    for f in corpus.files:
+        now = file_sha256(f.path, files)
+        if now != f.sha256:
+            raise InputChanged(
+                f"{f.path} changed while the job ran (SHA-256 {f.sha256[:12]}… when scanned, {now[:12]}… now): the "
+                "output may mix its old and new lines, so the job is not marked complete. Keep the input unchanged "
+                "during a run, and rerun with --overwrite."
+            )
 
 
 def read_file_records(path: str, fmt: RecordFormat, first_line_id: int, files: FileAccess | None = None):

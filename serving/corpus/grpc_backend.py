@@ -4,7 +4,9 @@ The version is resolved once, when the backend is created (the newest AVAILABLE 
 and every request names that number: a server that loads a new version during the job keeps answering the job
 with the pinned one, as long as its version policy keeps it loaded, and a server that dropped it answers
 NOT_FOUND, which stops the job at a chunk boundary instead of mixing embedding spaces. The client splits each
-chunk into requests of `batch_size` sentences and keeps `requests_in_flight` of them in flight.
+chunk into requests of at most `batch_size` sentences and at most the message limit in bytes, and keeps
+`requests_in_flight` of them in flight; `max_text_bytes` tells the job which lines cannot fit in any request, so
+it records them as bad lines instead of stopping at them.
 
 Example:
     >>> backend = GrpcBackend("localhost:8500", "default")
@@ -18,6 +20,7 @@ import numpy as np
 
 from embedder import contract
 from serving.corpus.model_info import ModelInfo
+from serving.request_chunks import REQUEST_OVERHEAD_BYTES
 
 
 class GrpcBackend:
@@ -60,6 +63,8 @@ class GrpcBackend:
         except BaseException:
             self._client.close()
             raise
+        #: The longest sentence one request can carry under the client's message limit (the job's bad-line limit).
+        self.max_text_bytes = self._client.max_message_bytes - REQUEST_OVERHEAD_BYTES - 16
         self.info = ModelInfo(
             name=model,
             version=self.version,

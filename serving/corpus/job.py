@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from serving.client_errors import EmbeddingError
 from serving.corpus import fault_injection
 from serving.corpus.bad_lines import BAD_LINES_FILE, EMBED_EMPTY, SKIP, BadLineLog, bad_line_document, check_policy
-from serving.corpus.corpus_input import CorpusInput, FileAccess, iter_records, scan_corpus
+from serving.corpus.corpus_input import CorpusInput, FileAccess, check_unchanged, iter_records, scan_corpus
 from serving.corpus.manifest import (
     COMPLETE,
     MANIFEST_FILE,
@@ -56,6 +57,8 @@ from serving.corpus.records import Record
 logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("npy", "parquet")
+#: Bytes a sentence may hold before it is a bad line ("too-long").
+DEFAULT_MAX_TEXT_BYTES = 1024 * 1024
 
 
 class OutputExists(ValueError):
@@ -84,6 +87,9 @@ class CorpusJobConfig:
         include_text: add the sentence to Parquet shards. Defaults to False.
         normalize: L2-normalise the embeddings. Defaults to False.
         chunk_size: lines per committed chunk (and per Parquet shard). Defaults to 2048.
+        max_text_bytes: a sentence of more UTF-8 bytes is a bad line ("too-long": recorded, and embedded as "" or
+            skipped by the `bad_lines` policy). Through a server, the client's message limit lowers it so that
+            every line fits in a request. Defaults to 1 MiB (far beyond any model's ``max_length`` tokens).
         chunks_in_flight: chunks being embedded at once (keeps the model or the server busy while a chunk is
             written). Defaults to 2.
         resume: continue the job in `output` from its last committed chunk. Defaults to False.
@@ -101,6 +107,7 @@ class CorpusJobConfig:
     include_text: bool = False
     normalize: bool = False
     chunk_size: int = 2048
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES
     chunks_in_flight: int = 2
     resume: bool = False
     overwrite: bool = False
@@ -123,6 +130,7 @@ class CorpusJobConfig:
             raise ValueError("`include_text` needs the parquet output format; .npy output holds only numbers.")
         _positive_int("chunk_size", self.chunk_size)
         _positive_int("chunks_in_flight", self.chunks_in_flight)
+        _positive_int("max_text_bytes", self.max_text_bytes)
         if self.resume and self.overwrite:
             raise ValueError("`resume` and `overwrite` exclude each other.")
 
@@ -134,6 +142,7 @@ class CorpusJobConfig:
             "include_text": self.include_text,
             "normalize": self.normalize,
             "chunk_size": self.chunk_size,
+            "max_text_bytes": self.max_text_bytes,
         }
 
 
@@ -205,6 +214,12 @@ def _make_chunk(index: int, records: list[Record], policy: str) -> _Chunk:
     )
 
 
+def effective_max_text_bytes(config: CorpusJobConfig, backend: EmbeddingBackend) -> int:
+    """`config.max_text_bytes`, lowered to what one request of the backend can carry (``max_text_bytes``)."""
+    limit = getattr(backend, "max_text_bytes", None)
+    return config.max_text_bytes if limit is None else min(config.max_text_bytes, limit)
+
+
 def _new_manifest(config: CorpusJobConfig, backend: EmbeddingBackend, corpus: CorpusInput) -> Manifest:
     rows = corpus.records - (corpus.bad if config.bad_lines == SKIP else 0)
     chunks = -(-corpus.records // config.chunk_size)
@@ -212,7 +227,7 @@ def _new_manifest(config: CorpusJobConfig, backend: EmbeddingBackend, corpus: Co
     return Manifest(
         model=backend.info.to_dict(),
         input=corpus.to_dict(),
-        options=config.output_options(),
+        options={**config.output_options(), "max_text_bytes": corpus.format.max_text_bytes},
         output={
             "format": config.output_format,
             "rows": rows,
@@ -245,12 +260,19 @@ def embed_corpus(config: CorpusJobConfig, backend: EmbeddingBackend, files: File
         OutputExists: the output directory is in use and neither resume nor overwrite was asked for.
         ResumeRefused: resume was asked for, but the output belongs to another model version, input or options.
         FileNotFoundError, ValueError: the input cannot be read as asked.
+        InputChanged: an input file changed while the job ran (checked at the end; the job stays unfinished).
     """
     previous = prepare_output(config)
     scan_bar = progress_bar(total=None, desc="scanning input", enabled=config.progress)
     try:
         corpus = scan_corpus(
-            config.inputs, config.input_format, config.column, config.header, files, on_records=scan_bar.update
+            config.inputs,
+            config.input_format,
+            config.column,
+            config.header,
+            files,
+            on_records=scan_bar.update,
+            max_text_bytes=effective_max_text_bytes(config, backend),
         )
     finally:
         scan_bar.close()
@@ -303,7 +325,12 @@ def _run_chunks(
                     if not pending:
                         break
                     chunk = pending.popleft()
-                    _commit(chunk, chunk.future.result(), writer, bad_log, manifest, corpus, out)
+                    try:
+                        vectors = chunk.future.result()
+                    except EmbeddingError as error:
+                        error.details = f"{_chunk_lines(chunk, corpus)}: {error.details}"
+                        raise
+                    _commit(chunk, vectors, writer, bad_log, manifest, corpus, out)
                     bar.update(len(chunk.records))
             except BaseException:
                 for chunk in pending:
@@ -325,6 +352,8 @@ def _run_chunks(
             f"The job ended at line {manifest.progress.next_line_id} and row {manifest.progress.rows}, expected "
             f"{corpus.records} lines and {manifest.output['rows']} rows."
         )
+    # An edit in place during the run keeps the record count (which iter_records checks) but not the checksum.
+    check_unchanged(corpus, files)
     manifest.status = COMPLETE
     manifest.finished = now()
     manifest.save(out)
@@ -341,6 +370,15 @@ def _run_chunks(
         config.bad_lines,
     )
     return manifest
+
+
+def _chunk_lines(chunk: _Chunk, corpus: CorpusInput) -> str:
+    """Which input lines a chunk holds, for messages: line ids, and the file and line where it starts."""
+    first, last = chunk.records[0], chunk.records[-1]
+    return (
+        f"Embedding chunk {chunk.index} (line ids {first.line_id}-{last.line_id}, from {corpus.path_of(first.line_id)} "
+        f"line {first.line}) failed"
+    )
 
 
 def _commit(chunk: _Chunk, vectors: np.ndarray, writer, bad_log: BadLineLog, manifest, corpus, out: Path) -> None:

@@ -10,8 +10,9 @@ often a job is resumed and whichever runner reads the file:
 - ``jsonl``: one JSON object a line; the sentence is the value of one key.
 
 A bad record (`Record.reason` set) is one whose sentence cannot be embedded as written: bytes that are not UTF-8,
-an empty or blank sentence, a missing column or key, a JSON line that does not parse or whose value is not a
-string. What happens to it is the job's bad-line policy (`serving.corpus.bad_lines`).
+an empty or blank sentence, a missing column or key, a JSON line that does not parse (nested too deep included)
+or whose value is not a string, a sentence over the format's ``max_text_bytes`` or a CSV field over csv's field
+size limit, a CSV record csv cannot parse. What happens to it is the job's bad-line policy (`serving.corpus.bad_lines`).
 
 Example:
     >>> fmt = RecordFormat("tsv", column="text", header=True)
@@ -38,7 +39,9 @@ EMPTY = "empty"
 MISSING_COLUMN = "missing-column"
 INVALID_JSON = "invalid-json"
 NOT_A_STRING = "not-a-string"
-REASONS = (NOT_UTF8, EMPTY, MISSING_COLUMN, INVALID_JSON, NOT_A_STRING)
+TOO_LONG = "too-long"
+INVALID_CSV = "invalid-csv"
+REASONS = (NOT_UTF8, EMPTY, MISSING_COLUMN, INVALID_JSON, NOT_A_STRING, TOO_LONG, INVALID_CSV)
 
 
 class Record(NamedTuple):
@@ -67,11 +70,14 @@ class RecordFormat:
             Defaults to "text" (unused for the text format).
         header: whether the first line of a tsv/csv file names the columns. Defaults to True when `column` is a
             name and False when it is an index.
+        max_text_bytes: a sentence of more UTF-8 bytes is a bad record (`TOO_LONG`); None: no limit. Not part of
+            `to_dict` (the job records it with its options). Defaults to None.
     """
 
     format: str
     column: str | None = None
     header: bool | None = None
+    max_text_bytes: int | None = None
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -124,13 +130,17 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="surrogateescape")
 
 
-def _check_text(text) -> tuple[str | None, str | None]:
+def _check_text(text, max_bytes: int | None = None) -> tuple[str | None, str | None]:
     if not isinstance(text, str):
         return None, NOT_A_STRING
+    if max_bytes is not None and len(text) > max_bytes:  # at least one byte a character: too long already
+        return None, TOO_LONG
     try:
-        text.encode("utf-8")
+        encoded = text.encode("utf-8")
     except UnicodeEncodeError:
         return None, NOT_UTF8
+    if max_bytes is not None and len(encoded) > max_bytes:
+        return None, TOO_LONG
     if not text.strip():
         return None, EMPTY
     return text, None
@@ -190,28 +200,30 @@ def read_records(lines: Iterable[bytes], fmt: RecordFormat, first_line_id: int =
         physical += 1
         text = _decode(_strip_newline(raw))
         if fmt.format == "text":
-            value, reason = _check_text(text)
+            value, reason = _check_text(text, fmt.max_text_bytes)
         elif fmt.format == "tsv":
             fields = text.split("\t")
-            value, reason = _check_text(fields[column]) if column < len(fields) else (None, MISSING_COLUMN)
+            value, reason = (
+                _check_text(fields[column], fmt.max_text_bytes) if column < len(fields) else (None, MISSING_COLUMN)
+            )
         else:
-            value, reason = _jsonl_value(text, fmt.column)
+            value, reason = _jsonl_value(text, fmt.column, fmt.max_text_bytes)
         yield Record(line_id, value, reason, physical)
         line_id += 1
 
 
-def _jsonl_value(text: str, key: str) -> tuple[str | None, str | None]:
+def _jsonl_value(text: str, key: str, max_bytes: int | None) -> tuple[str | None, str | None]:
     if not text.strip():
         return None, EMPTY
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes ("[[[[…")
         return None, INVALID_JSON
     if not isinstance(document, dict):
         return None, INVALID_JSON
     if key not in document:
         return None, MISSING_COLUMN
-    return _check_text(document[key])
+    return _check_text(document[key], max_bytes)
 
 
 def _read_csv(lines: Iterator[bytes], fmt: RecordFormat, line_id: int) -> Iterator[Record]:
@@ -228,11 +240,20 @@ def _read_csv(lines: Iterator[bytes], fmt: RecordFormat, line_id: int) -> Iterat
     else:
         column = int(fmt.column)
     start = reader.line_num + 1
-    for fields in reader:
-        if not fields:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # A field over csv's field_size_limit, or a malformed quote: the reader goes on at the next line.
+            fields, reason = None, TOO_LONG if "field limit" in str(error) else INVALID_CSV
+        if fields is None:
+            value = None
+        elif not fields:
             value, reason = None, EMPTY
         elif column < len(fields):
-            value, reason = _check_text(fields[column])
+            value, reason = _check_text(fields[column], fmt.max_text_bytes)
         else:
             value, reason = None, MISSING_COLUMN
         yield Record(line_id, value, reason, start)

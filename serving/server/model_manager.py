@@ -10,6 +10,9 @@ It follows TF Serving's ``AspiredVersionsManager`` with the ``AvailabilityPreser
   while a newer one loads or fails.
 - A version that fails to load is logged and reported by `status` (END with the error), retried
   ``max_num_load_retries`` times ``load_retry_interval`` apart, and the versions already serving go on serving.
+- Under a ``latest`` policy, each aspired version that failed is stood in for by the next older version on disk
+  that loads (logged as an error), so a server restarted onto a corrupt newest version serves the one before it
+  instead of nothing. TF Serving serves nothing in that case.
 
 All state is guarded by one lock, held only for bookkeeping: loading, warm-up and waiting for in-flight
 requests happen outside it, so requests are never blocked by a load.
@@ -65,6 +68,8 @@ class _Model:
     serving: dict[int, object] = dataclasses.field(default_factory=dict)
     removed: bool = False
     warned_empty: bool = False
+    #: The failed and fallback versions last logged, so a fallback is logged when it changes, not every poll.
+    fallback_warned: set[int] = dataclasses.field(default_factory=set)
 
 
 class ModelManager:
@@ -167,13 +172,60 @@ class ModelManager:
             to_load = [v for v in sorted(aspired, reverse=True) if self._should_load(model.versions.get(v), now)]
         for version in to_load:
             self._load(name, version, base / str(version))
+        keep = set(aspired)
+        if config.model_version_policy.WhichOneof("policy_choice") in (None, "latest"):
+            keep |= self._fall_back(name, base, aspired, on_disk)
         with self._lock:
             model = self._models[name]
             # Availability preserving: retire old versions only once an aspired one serves (or none is aspired
             # any more because the model has no versions at all: then keep what serves).
-            retire = [v for v in model.serving if v not in aspired] if set(model.serving) & aspired else []
+            retire = [v for v in model.serving if v not in keep] if set(model.serving) & keep else []
         for version in retire:
             self._unload(name, version)
+
+    def _fall_back(self, name: str, base: Path, aspired: set[int], on_disk) -> set[int]:
+        """For each aspired version of a ``latest`` policy that failed to load, the next older version that loads.
+
+        Without this, a server (re)started while its newest version is corrupt would serve nothing although a good
+        older version is on disk. Returns the older versions kept (already serving or loaded now).
+        """
+        with self._lock:
+            model = self._models[name]
+            failed = sorted(v for v in aspired if _failed(model.versions.get(v)))
+        if not failed:
+            return set()
+        missing, kept = len(failed), set()
+        now = time.monotonic()
+        for version in sorted((v for v in on_disk if v not in aspired), reverse=True):
+            if missing == 0:
+                break
+            with self._lock:
+                record = self._models[name].versions.get(version)
+                serving = version in self._models[name].serving
+            if not serving:
+                if record is not None and (record.state != State.END or not self._should_load(record, now)):
+                    continue  # loading elsewhere, or failed and not due for a retry
+                self._load(name, version, base / str(version))
+                with self._lock:
+                    serving = version in self._models[name].serving
+            if serving:
+                kept.add(version)
+                missing -= 1
+        with self._lock:
+            warned = self._models[name].fallback_warned
+            self._models[name].fallback_warned = set(failed) | kept
+        if set(failed) | kept != warned:
+            if kept:
+                log.error(
+                    "Model %s: version(s) %s failed to load; serving the newest older version(s) that load, %s, "
+                    "instead (GetModelStatus reports the failure)",
+                    name,
+                    failed,
+                    sorted(kept, reverse=True),
+                )
+            else:
+                log.error("Model %s: version(s) %s failed to load, and no older version loads either", name, failed)
+        return kept
 
     def _should_load(self, record: _Version | None, now: float) -> bool:
         if record is None:
@@ -354,6 +406,10 @@ class ModelManager:
         """The servables currently routed to (for statistics)."""
         with self._lock:
             return [s for model in self._models.values() for s in model.serving.values()]
+
+
+def _failed(record: _Version | None) -> bool:
+    return record is not None and record.state == State.END and record.error is not None
 
 
 def _copy(config: model_server_config_pb2.ModelConfig) -> model_server_config_pb2.ModelConfig:

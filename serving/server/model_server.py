@@ -37,6 +37,13 @@ from serving.server.metrics import ServingMetrics
 from serving.server.model_manager import ModelManager
 from serving.server.model_service import ModelService, model_status
 from serving.server.prediction_service import PredictionService, model_metadata
+from serving.server.request_limits import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MAX_ROWS_PER_REQUEST,
+    DEFAULT_MAX_TEXT_BYTES,
+    TRUNCATE,
+    RequestLimits,
+)
 from serving.server.servable import Servable
 from serving.server.warmup import replay_warmup_requests
 
@@ -52,8 +59,10 @@ HEALTH_SERVICES = ("", "tensorflow.serving.PredictionService", "tensorflow.servi
 class ServerOptions:
     """The embedded server's settings; field names are ``tensorflow_model_server``'s flags.
 
-    Only `host` and `grpc_max_message_size` are the embedded server's own (TF Serving binds 0.0.0.0 and sets
-    its limit through ``--grpc_channel_arguments``, which works here too).
+    `host`, `grpc_max_message_size` and the request limits (`max_rows_per_request`, `max_text_bytes`,
+    `max_request_bytes`, `text_length_mode`: see `serving.server.request_limits`) are the embedded server's own
+    (TF Serving binds 0.0.0.0 and sets its message limit through ``--grpc_channel_arguments``, which works here
+    too).
     """
 
     port: int = 8500
@@ -79,6 +88,13 @@ class ServerOptions:
     saved_model_tags: str = "serve"
     tensorflow_intra_op_parallelism: int = 0
     tensorflow_inter_op_parallelism: int = 0
+    max_rows_per_request: int = DEFAULT_MAX_ROWS_PER_REQUEST
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    text_length_mode: str = TRUNCATE
+    #: Whether ModelService.HandleReloadConfigRequest may change the served models; None: only when bound to
+    #: loopback (the RPC is unauthenticated: any client that reaches the port could unload every model).
+    enable_reload_config_api: bool | None = None
     #: Batching settings given directly (tests, benchmarks); used instead of the file when set.
     batching_settings: BatchingSettings | None = None
 
@@ -93,6 +109,26 @@ class ServerOptions:
             raise ConfigError(f"--grpc_max_message_size must be positive. Received: {self.grpc_max_message_size}")
         if self.grpc_max_threads <= 0:
             raise ConfigError(f"--grpc_max_threads must be positive. Received: {self.grpc_max_threads}")
+        try:
+            self.request_limits()
+        except ValueError as error:
+            raise ConfigError(str(error).replace("argument `", "flag `--")) from None
+
+    @property
+    def reload_config_api_enabled(self) -> bool:
+        """`enable_reload_config_api`, or when unset: whether the gRPC port is bound to loopback only."""
+        if self.enable_reload_config_api is not None:
+            return self.enable_reload_config_api
+        return self.host == "localhost" or self.host == "::1" or self.host.startswith("127.")
+
+    def request_limits(self) -> RequestLimits:
+        """The `RequestLimits` these options set."""
+        return RequestLimits(
+            max_rows_per_request=self.max_rows_per_request,
+            max_text_bytes=self.max_text_bytes,
+            max_request_bytes=self.max_request_bytes,
+            text_length_mode=self.text_length_mode,
+        )
 
 
 def parse_grpc_channel_arguments(text: str) -> list[tuple[str, int | str]]:
@@ -220,9 +256,11 @@ class ModelServer:
             options=self.channel_options,
         )
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            PredictionService(self.manager, self.metrics), server
+            PredictionService(self.manager, self.metrics, self.options.request_limits()), server
         )
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(self.manager, self.metrics), server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+            ModelService(self.manager, self.metrics, self.options.reload_config_api_enabled), server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         if self.options.port or not self.options.grpc_socket_path:
             address = _address(self.options.host, self.options.port)

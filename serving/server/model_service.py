@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import grpc
 from tensorflow_serving.apis import get_model_status_pb2, model_management_pb2, model_service_pb2_grpc, status_pb2
 
 from serving.server.config_files import ConfigError
-from serving.server.errors import from_exception, invalid_argument
+from serving.server.errors import ServingError, from_exception, invalid_argument
 from serving.server.metrics import ServingMetrics
 from serving.server.model_manager import ModelManager
 from serving.server.rpc import run_rpc
@@ -31,11 +32,14 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     Args:
         manager: the model manager whose state is reported and reconfigured.
         metrics: request statistics; None to keep none.
+        allow_reload_config: whether HandleReloadConfigRequest may change the served models; when False it
+            answers PERMISSION_DENIED. Defaults to True (TF Serving's behaviour).
     """
 
-    def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None):
+    def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None, allow_reload_config: bool = True):
         self.manager = manager
         self.metrics = metrics
+        self.allow_reload_config = allow_reload_config
 
     def GetModelStatus(self, request, context):  # noqa: N802 - gRPC's method names
         def body():
@@ -51,6 +55,13 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         """Serves the request's ModelServerConfig; the outcome is in the response's status, as in TF Serving."""
 
         def body():
+            if not self.allow_reload_config:
+                raise ServingError(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    "Config reloads over the API are disabled on this server (--enable_reload_config_api=false, "
+                    "the default when --host is not loopback): change --model_config_file instead, or restart "
+                    "with --enable_reload_config_api=true.",
+                )
             response = model_management_pb2.ReloadConfigResponse()
             failure = None
             try:

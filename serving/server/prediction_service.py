@@ -17,6 +17,7 @@ from serving.server.errors import invalid_argument
 from serving.server.metrics import ServingMetrics
 from serving.server.model_manager import ModelManager
 from serving.server.predictor import DEFAULT_SIGNATURE, predict
+from serving.server.request_limits import RequestLimits
 from serving.server.rpc import run_rpc
 
 SIGNATURE_DEF_FIELD = "signature_def"
@@ -43,17 +44,21 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     Args:
         manager: routes requests to loaded versions.
         metrics: request statistics; None to keep none.
+        limits: what one Predict request may ask (`RequestLimits`); None for the defaults.
     """
 
-    def __init__(self, manager: ModelManager, metrics: ServingMetrics | None = None):
+    def __init__(
+        self, manager: ModelManager, metrics: ServingMetrics | None = None, limits: RequestLimits | None = None
+    ):
         self.manager = manager
         self.metrics = metrics
+        self.limits = limits or RequestLimits()
 
     def Predict(self, request, context):  # noqa: N802 - gRPC's method names
         def body():
             name, version, label = model_spec_fields(request.model_spec)
             with self.manager.servable(name, version, label) as servable:
-                return predict(servable, request, _deadline(context))
+                return predict(servable, request, _deadline(context), self.limits)
 
         return run_rpc("Predict", request.model_spec.name, context, self.metrics, body)
 

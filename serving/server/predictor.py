@@ -9,6 +9,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
 from serving.server.errors import failed_precondition, invalid_argument
+from serving.server.request_limits import RequestLimits
 from serving.server.servable import INIT_OP_SIGNATURE_KEY, Servable, Signature
 from serving.server.tensors import from_ndarray, to_ndarray
 
@@ -41,20 +42,29 @@ def _inputs_message(signature: Signature, sent: list[str]) -> str:
     return " ".join(parts)
 
 
-def predict(servable: Servable, request: predict_pb2.PredictRequest, timeout: float | None = None):
+def predict(
+    servable: Servable,
+    request: predict_pb2.PredictRequest,
+    timeout: float | None = None,
+    limits: RequestLimits | None = None,
+):
     """Checks and runs `request` on `servable`; returns the ``PredictResponse`` (with its ``model_spec``).
+
+    The request's tensors are checked against the signature and `limits` (default `RequestLimits()`) from their
+    declared shapes, before any of their rows is built (so also before the batcher sees them).
 
     Raises:
         ServingError: FAILED_PRECONDITION for an unknown signature; INVALID_ARGUMENT for missing or extra
-            inputs, a wrong dtype or shape, an unknown output filter or a batch over the limit; UNAVAILABLE when
-            the batching queue is full. TensorFlow errors from inside the graph pass through with their code.
+            inputs, a wrong dtype or shape, values that do not fit their shape, an unknown output filter, a batch
+            or a text over its limit; RESOURCE_EXHAUSTED for a request over its byte limit; UNAVAILABLE when the
+            batching queue is full. TensorFlow errors from inside the graph pass through with their code.
     """
     signature = resolve_signature(servable, request.model_spec.signature_name)
     sent = list(request.inputs.keys())
     if set(sent) != set(signature.inputs):
         raise invalid_argument(_inputs_message(signature, sent))
     inputs = {
-        alias: to_ndarray(request.inputs[alias], alias, signature.name, spec.dtype, spec.shape)
+        alias: to_ndarray(request.inputs[alias], alias, signature.name, spec.dtype, spec.shape, limits)
         for alias, spec in signature.inputs.items()
     }
     batch_sizes = {alias: (array.shape[0] if array.ndim else 1) for alias, array in inputs.items()}

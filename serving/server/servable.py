@@ -21,6 +21,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from serving.server.batcher import BatchQueue, BatchScheduler
+from serving.server.errors import data_loss, not_found
 from serving.server.tensors import proto_shape
 
 #: The key TF2 SavedModels add to the signature map for their initialiser; listed in metadata, not callable.
@@ -59,6 +60,21 @@ def read_meta_graph(version_dir: Path, tags: tuple[str, ...]) -> meta_graph_pb2.
     raise ValueError(f"No MetaGraphDef with tags {list(tags)} in {version_dir}; found {found}.")
 
 
+def _load_error(error: Exception, path: Path) -> Exception:
+    """TF Serving's status for a SavedModel whose variables cannot be read: NOT_FOUND for a missing file,
+    DATA_LOSS for a truncated one (TensorFlow raises FileNotFoundError, IndexError or a bare OpError for these)."""
+    message = str(error).split("\n", 1)[0]
+    if isinstance(error, FileNotFoundError) or (
+        isinstance(error, tf.errors.OpError) and "No such file or directory" in message
+    ):
+        return not_found(f"A variables file of the SavedModel in {path} is missing: {message}")
+    if isinstance(error, tf.errors.DataLossError) or (
+        isinstance(error, IndexError) and "Read less bytes than requested" in message
+    ):
+        return data_loss(f"A variables file of the SavedModel in {path} is truncated or corrupt: {message}")
+    return error
+
+
 class Servable:
     """A loaded SavedModel version, ready to run its signatures.
 
@@ -85,7 +101,10 @@ class Servable:
         self.path = Path(path)
         self.tags = tuple(tags)
         self.meta_graph = read_meta_graph(self.path, self.tags)
-        self._loaded = tf.saved_model.load(str(self.path), tags=list(self.tags))
+        try:
+            self._loaded = tf.saved_model.load(str(self.path), tags=list(self.tags))
+        except Exception as error:  # noqa: BLE001 - mapped to TF Serving's codes where it has one, else re-raised
+            raise _load_error(error, self.path) from error
         self._functions = dict(self._loaded.signatures)
         self.signatures: dict[str, Signature] = {
             name: Signature(name, definition.method_name, _specs(definition.inputs), _specs(definition.outputs))

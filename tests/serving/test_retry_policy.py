@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import grpc
@@ -44,3 +45,16 @@ def test_backoff_grows_exponentially_with_bounded_jitter_and_a_cap():
 def test_invalid_settings_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RetryPolicy(**kwargs)
+
+
+def test_retry_budget_in_seconds_outlasts_an_outage_of_that_length_whatever_the_jitter():
+    assert RetryPolicy().total_backoff() == pytest.approx(1.5)  # the default rides through 1.5 s, not a restart
+    policy = RetryPolicy.riding_through(18.0)
+    assert policy.max_attempts == 16 and policy.total_backoff(lowest=True) >= 18.0
+    assert dataclasses.replace(policy, max_attempts=15).total_backoff(lowest=True) < 18.0  # the fewest tries
+    for seed in range(200):
+        rng = random.Random(seed)
+        assert sum(policy.backoff(attempt, rng) for attempt in range(1, policy.max_attempts)) >= 18.0
+    assert RetryPolicy.riding_through(5.0, max_backoff=0.5, jitter=0.0).total_backoff() >= 5.0
+    with pytest.raises(ValueError, match="expected a non-negative number. Received: seconds=-1"):
+        RetryPolicy.riding_through(-1)

@@ -59,3 +59,11 @@ def test_existing_output_needs_resume_or_overwrite(tsv, tmp_path, served_model, 
     assert main([*command, "--overwrite", "--normalize"]) == 0
     output = read_corpus_output(tmp_path / "out")
     np.testing.assert_allclose(np.linalg.norm(output.embeddings, axis=1), 1.0, atol=1e-6)
+
+
+def test_unwritable_output_is_a_one_line_error(tsv, tmp_path, corpus_model_base, capsys):
+    (tmp_path / "a-file").write_text("not a directory")
+    out = tmp_path / "a-file" / "out"
+    assert main(["embed-corpus", str(tsv), "--out", str(out), "--saved-model", str(corpus_model_base)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read or write {out}: Not a directory." in err and "Traceback" not in err

@@ -16,6 +16,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from grpc_health.v1 import health_pb2
 from tensorflow_serving.apis import model_management_pb2, predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
@@ -188,3 +189,42 @@ def test_reload_config_adds_and_removes_models(lifecycle, second_model):
     response = stubs.model.HandleReloadConfigRequest(model_management_pb2.ReloadConfigRequest(config=bad), timeout=10)
     assert response.status.error_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "has no base_path" in response.status.error_message
+
+
+def test_restart_onto_a_corrupt_newest_version_serves_the_newest_version_that_loads(
+    exported_models, second_model, tmp_path, caplog
+):
+    first_embedder, first_dir = exported_models["structured"]
+    base = tmp_path / "restarted"
+    base.mkdir()
+    install_version(first_dir, base, 1)
+    install_version(second_model[1], base, 2)
+    (install_version(first_dir, base, 3) / "saved_model.pb").write_bytes(b"")  # corrupt, and the newest
+    config = tmp_path / "models.config"
+    config.write_text(
+        'model_config_list { config { name: "one" base_path: "restarted" } '
+        'config { name: "two" base_path: "restarted" model_version_policy { latest { num_versions: 2 } } } }'
+    )
+    options = ServerOptions(
+        port=0, model_config_file=str(config), file_system_poll_wait_seconds=0, enable_model_warmup=False
+    )
+    with caplog.at_level("ERROR", logger="serving.server.model_manager"), ModelServer(options).start() as server:
+        with grpc.insecure_channel(server.target) as channel:
+            stubs = Stubs(channel)
+            # latest (1): version 3 fails, version 2 stands in for it.
+            status = stubs.status("one")
+            assert status[3][0] == "END" and "Failed to load servable version {name: one version: 3}" in status[3][1]
+            assert status[2] == ("AVAILABLE", "") and 1 not in status
+            response = stubs.prediction.Predict(predict_request("one", TEXTS[0]), timeout=30)
+            assert response.model_spec.version.value == 2
+            np.testing.assert_allclose(output(response), second_model[0].encode(TEXTS[0]), atol=1e-5)
+            # latest (2): versions 3 and 2 aspired, 3 fails, so 2 and 1 serve.
+            status = stubs.status("two")
+            assert (status[3][0], status[2], status[1]) == ("END", ("AVAILABLE", ""), ("AVAILABLE", ""))
+            response = stubs.prediction.Predict(predict_request("two", TEXTS[0], version=1), timeout=30)
+            np.testing.assert_allclose(output(response), first_embedder.encode(TEXTS[0]), atol=1e-5)
+            health = stubs.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert "Model one: version(s) [3] failed to load; serving the newest older version(s) that load, [2]" in (
+        caplog.text
+    )

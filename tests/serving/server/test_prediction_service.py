@@ -176,6 +176,13 @@ def _mismatched_values():
     return _with_inputs(text=tensor)
 
 
+def _declared_rows(rows: int, texts=("a",)):
+    """A request whose shape declares `rows` rows while carrying only `texts`: tiny on the wire."""
+    tensor = string_tensor(list(texts))
+    tensor.tensor_shape.dim[0].size = rows
+    return _with_inputs(text=tensor)
+
+
 BAD_REQUESTS = {
     "unknown model": (
         lambda: predict_request("nope", ["a"]),
@@ -227,6 +234,22 @@ BAD_REQUESTS = {
         _mismatched_values,
         grpc.StatusCode.INVALID_ARGUMENT,
         "tensor parsing error: text: shape [1] holds 1 values but the request sent 2",
+    ),
+    "declared rows the values do not fill": (
+        lambda: _declared_rows(5000, ["a", "b"]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "tensor parsing error: text: shape [5000] holds 5000 values but the request sent 2",
+    ),
+    "one value declared as more rows than the limit": (
+        lambda: _declared_rows(100_000_000),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Input 'text' has 100000000 rows (shape [100000000]), over the limit of 8192 rows per request "
+        "(--max_rows_per_request)",
+    ),
+    "a declared shape of 2**62 rows": (
+        lambda: _declared_rows(2**62, []),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"Input 'text' has {2**62} rows",
     ),
     "batch over the limit": (
         lambda: predict_request("structured", ["a"] * (MAX_BATCH_SIZE + 1)),
