@@ -8,6 +8,8 @@ every new row starting at the [UNK] row (``new_word_vectors=None``). Reports, pe
 
 Usage:
     python bench/finetune_new_words.py [--train-examples 2000] [--seeds 1]   # → docs/results/finetune-new-words.json
+    python bench/finetune_new_words.py --first-seed 1 --seeds 2 --ways "keep the source vocabulary" \
+        "grow, GloVe rows mapped (default)" --out docs/results/finetune-new-words-seeds-1-2.json
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-epochs", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run: first-seed, ..., first-seed + seeds - 1")
+    parser.add_argument("--ways", nargs="+", choices=tuple(WAYS), default=list(WAYS))
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
@@ -80,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         train_path = subset(args.data / "sst2" / "train.tsv", args.train_examples, work / "sst2-train.tsv")
         test_path = args.data / "sst2" / "test.tsv"
         test_texts = list(read_labelled(test_path).texts)
-        for seed in range(args.seeds):
-            for way, overrides in WAYS.items():
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for way in args.ways:
+                overrides = WAYS[way]
                 config = FinetuneConfig(
                     **{
                         "source": str(source.version_dir),
@@ -127,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nTREC source (dev accuracy {source.dev_score:.3f}) → SST-2, {args.train_examples} training examples")
     print("| fine-tuning | SST-2 test accuracy % | [UNK] share, train texts | [UNK] share, test texts | new words |")
     print("|---|---|---|---|---|")
-    for way in WAYS:
+    for way in args.ways:
         mine = [r for r in rows if r["way"] == way]
         accuracies = [100 * r["test_accuracy"] for r in mine]
         spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""

@@ -150,16 +150,18 @@ def _grow_vocabulary(encoder, preprocessor, texts: list[str], config: FinetuneCo
     from training.vocabulary_growth import grow_vocabulary
     from training.word_vectors import GLOVE_50D, glove_installed, load_word_vectors
 
-    vectors = None
-    if config.new_words and config.new_word_vectors is not None:
+    def vectors():  # loaded only when there are words to add
+        if config.new_word_vectors is None:
+            return None
         if config.new_word_vectors == GLOVE_50D and not glove_installed():
             logger.warning(
                 "new words start at the [UNK] row: new_word_vectors=%r needs the optional extra "
                 "pip install 'sentence-embedder[glove]'",
                 GLOVE_50D,
             )
-        else:
-            vectors = load_word_vectors(config.new_word_vectors)
+            return None
+        return load_word_vectors(config.new_word_vectors)
+
     return grow_vocabulary(encoder, preprocessor, texts, config.new_words, config.new_word_min_count, vectors)
 
 

@@ -181,7 +181,8 @@ def grow_vocabulary(
         texts: the fine-tuning texts.
         max_words: the most words to add; 0 adds none (and only measures the unknown rate).
         min_count: a word must occur this often in `texts` to be added. Defaults to 2.
-        word_vectors: a `WordVectors` to start new rows from (see the module docstring), or None.
+        word_vectors: a `WordVectors` to start new rows from (see the module docstring), a function returning one
+            (or None), called only when there are words to add, or None.
     """
     from embedder.text_preprocessor import TextPreprocessor
 
@@ -189,6 +190,8 @@ def grow_vocabulary(
     words = frequent_unknown_words(preprocessor, texts, max_words, min_count) if max_words else []
     if not words:
         return VocabularyGrowth(encoder, preprocessor, [], 0, None, before, before)
+    if callable(word_vectors):
+        word_vectors = word_vectors()
     embeddings = _to_numpy(encoder.token_embedding.embeddings).astype(np.float32)
     rows, from_vectors, r2 = new_rows(embeddings, preprocessor.vocabulary, words, word_vectors)
     grown_preprocessor = TextPreprocessor(

@@ -94,15 +94,22 @@ def test_no_vectors_or_no_words_to_add(tiny):
     rows = np.asarray(growth.encoder.token_embedding.embeddings)
     np.testing.assert_array_equal(rows[-3:], np.repeat(rows[UNK_ID : UNK_ID + 1], 3, axis=0))
     assert growth.from_vectors == 0 and growth.map_r2 is None
-    kept = grow_vocabulary(tiny.encoder, tiny.preprocessor, NEW_TEXTS, max_words=0)
+
+    def never():
+        pytest.fail("word vectors loaded with no word to add")
+
+    kept = grow_vocabulary(tiny.encoder, tiny.preprocessor, NEW_TEXTS, max_words=0, word_vectors=never)
     assert kept.encoder is tiny.encoder and kept.preprocessor is tiny.preprocessor and kept.new_words == []
     assert kept.unknown_rate_after == kept.unknown_rate_before > 0
+    known = grow_vocabulary(tiny.encoder, tiny.preprocessor, TINY_TEXTS, max_words=100, word_vectors=never)
+    assert known.encoder is tiny.encoder and known.unknown_rate_after == known.unknown_rate_before == 0.0
 
 
 @pytest.mark.slow
 def test_grown_export_loads_in_a_tensorflow_only_process(tiny, tmp_path):
     vectors, _, _ = synthetic_vectors(tiny)
-    growth = grow_vocabulary(tiny.encoder, tiny.preprocessor, NEW_TEXTS, max_words=100, word_vectors=vectors)
+    growth = grow_vocabulary(tiny.encoder, tiny.preprocessor, NEW_TEXTS, max_words=100, word_vectors=lambda: vectors)
+    assert growth.from_vectors == 2  # a loader is called when there are words to add
     keras.utils.set_random_seed(1)
     grown = SentenceEmbedder(build_model(growth.encoder, num_classes=2), growth.preprocessor, ["a", "b"])
     version_dir = grown.export(tmp_path / "grown", warmup=False)
