@@ -174,7 +174,10 @@ def tfidf_floor(files: dict) -> dict:
     }
 
 
-def run_classifier(dataset, name, architecture, overrides, preset, seed, files, glove, work) -> dict:
+def run_classifier(
+    dataset, name, architecture, overrides, preset, seed, files, glove, work, keep_embedder: bool = False
+) -> dict:
+    """Trains one configuration and measures it on the test file; `keep_embedder` adds the model as "_embedder"."""
     from training.config import TrainConfig
     from training.evaluate import evaluate_classifier
     from training.train import train
@@ -216,7 +219,7 @@ def run_classifier(dataset, name, architecture, overrides, preset, seed, files, 
         "inference_sentences_per_s": inference_rate(result.embedder, texts),
         "parameters": result.extra["parameters"],
         "settings": config.to_dict(),
-    }
+    } | ({"_embedder": result.embedder} if keep_embedder else {})
 
 
 def averaged_glove_floor(files: dict) -> dict:

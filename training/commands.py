@@ -101,8 +101,8 @@ def register(subparsers) -> None:
     finetune = subparsers.add_parser(
         "finetune",
         help="fine-tune a trained embedder on new labels or scored pairs",
-        description="Keep a model's encoder and vocabulary; train a new head (or, "
-        "with --pairs, the encoder for cosine similarity); export to OUT.",
+        description="Keep a model's encoder and vocabulary (grown with the new data's frequent unknown words); "
+        "train a new head (or, with --pairs, the encoder for cosine similarity); export to OUT.",
     )
     finetune.add_argument(
         "--from",
@@ -125,6 +125,16 @@ def register(subparsers) -> None:
         dest="penalty_coefficient",
         type=float,
         help="structured encoders: the redundancy penalty's weight while fine-tuning (0 recommended with --pairs)",
+    )
+    finetune.add_argument(
+        "--new-words",
+        type=int,
+        help="add up to N of the training texts' words the source's vocabulary lacks (default 20000; 0: keep it)",
+    )
+    finetune.add_argument("--new-word-min-count", type=int, help="occurrences a new word needs (default 2)")
+    finetune.add_argument(
+        "--new-word-vectors",
+        help="first vectors of new words: 'glove-50d' (default), a GloVe text file, or 'none' (the [UNK] row)",
     )
     _add_data_options(finetune)
     _add_run_options(finetune)
@@ -184,6 +194,8 @@ def _settings(args: argparse.Namespace, config_class):
         settings.update(flags)
         if settings.get("clipnorm") == 0:
             settings["clipnorm"] = None
+        if settings.get("new_word_vectors") == "none":
+            settings["new_word_vectors"] = None
         return config_class.from_dict(settings)
     except (TypeError, ValueError, argparse.ArgumentTypeError) as error:
         message = str(error)

@@ -213,6 +213,13 @@ class FinetuneConfig(RunConfig):
             source's (which the exported model then records); None keeps the source's. With `pairs`, 0 is the
             measured choice: the penalty (1.0 by default) outweighs the cosine loss and collapses the embeddings
             (docs/RESULTS.md, STS-B). Defaults to None.
+        new_words: grow the vocabulary with up to this many of the training texts' words that the source's
+            vocabulary lacks (seen at least `new_word_min_count` times), so that a new domain's words stop being
+            [UNK]; 0 keeps the source's vocabulary. Defaults to 20000.
+        new_word_min_count: how often a word must occur in the training texts to be added. Defaults to 2.
+        new_word_vectors: where new words' first vectors come from: "glove-50d" (the `glove` extra; without it, a
+            warning and [UNK] rows), a GloVe text file, or None: every new word starts at the [UNK] row (see
+            `training.vocabulary_growth`). Defaults to "glove-50d".
     """
 
     source: str
@@ -223,9 +230,18 @@ class FinetuneConfig(RunConfig):
     max_score: float = 5.0
     freeze_epochs: int = 0
     penalty_coefficient: float | None = None
+    new_words: int = 20000
+    new_word_min_count: int = 2
+    new_word_vectors: str | None = "glove-50d"
 
     def __post_init__(self):
         super().__post_init__()
+        _non_negative("new_words", self.new_words, integer=True)
+        _positive_int("new_word_min_count", self.new_word_min_count)
+        if self.new_word_vectors is not None and (
+            not isinstance(self.new_word_vectors, str) or not self.new_word_vectors
+        ):
+            raise _invalid("new_word_vectors", "'glove-50d', a GloVe text file or None", self.new_word_vectors)
         if not self.source:
             raise _invalid("source", "a model path", self.source)
         _non_negative("freeze_epochs", self.freeze_epochs, integer=True)

@@ -1,7 +1,9 @@
 """`finetune`: a trained model's encoder and vocabulary, taught a new label set or sentence similarity.
 
 Classification (the default): the Keras model saved in the source's version directory is loaded, its encoder and
-vocabulary are kept, and its head is replaced by a new `ClassificationHead` for the new labels. With
+vocabulary are kept, and its head is replaced by a new `ClassificationHead` for the new labels. The vocabulary is
+first grown with the training texts' frequent words that it lacks (``new_words``, see
+`training.vocabulary_growth`), so that a new domain's words are not all [UNK]; old words keep their ids and rows. With
 ``freeze_epochs`` the encoder is frozen while the new head trains alone for that many epochs (a fresh head's
 large early gradients would otherwise disturb the encoder), then everything trains together with a fresh
 optimizer.
@@ -143,6 +145,26 @@ def _set_penalty(encoder, config: FinetuneConfig) -> None:
     encoder.set_penalty_coefficient(config.penalty_coefficient)
 
 
+def _grow_vocabulary(encoder, preprocessor, texts: list[str], config: FinetuneConfig):
+    """`training.vocabulary_growth.grow_vocabulary` with the run's settings (call inside the strategy's scope)."""
+    from training.vocabulary_growth import grow_vocabulary
+    from training.word_vectors import GLOVE_50D, glove_installed, load_word_vectors
+
+    def vectors():  # loaded only when there are words to add
+        if config.new_word_vectors is None:
+            return None
+        if config.new_word_vectors == GLOVE_50D and not glove_installed():
+            logger.warning(
+                "new words start at the [UNK] row: new_word_vectors=%r needs the optional extra "
+                "pip install 'sentence-embedder[glove]'",
+                GLOVE_50D,
+            )
+            return None
+        return load_word_vectors(config.new_word_vectors)
+
+    return grow_vocabulary(encoder, preprocessor, texts, config.new_words, config.new_word_min_count, vectors)
+
+
 def finetune(
     config: FinetuneConfig,
     out: str | Path | None,
@@ -195,9 +217,10 @@ def finetune(
     with precision_policy(config.precision), strategy.scope():
         keras.utils.set_random_seed(config.seed)
         source = _load_source(config, source_dir)
-        encoder = source.encoder
+        texts = [*train_data.first, *train_data.second] if config.pairs else list(train_data.texts)
+        growth = _grow_vocabulary(source.encoder, source.preprocessor, texts, config)
+        encoder, preprocessor = growth.encoder, growth.preprocessor
         _set_penalty(encoder, config)
-        preprocessor = source.preprocessor
         if config.pairs:
             labels = []
             model = build_model(encoder)
@@ -275,6 +298,7 @@ def finetune(
             "parameters": int(model.count_params()),
             "train_examples": len(train_data),
             "dev_examples": len(dev_data),
+            **growth.summary(),
         },
     )
     if out is not None and chief:

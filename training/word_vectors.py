@@ -60,6 +60,13 @@ class WordVectors:
         return matrix, int(known[1:].sum())
 
 
+def glove_installed() -> bool:
+    """Whether the `glove` extra (the package that ships GloVe-50d) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec(_GLOVE_PACKAGE) is not None
+
+
 def _glove_package_root() -> Path:
     try:
         package = __import__(_GLOVE_PACKAGE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from embedder.encoders.sentence_encoder import RecurrentSentenceEncoder
-from embedder.layers.structured_self_attention import StructuredSelfAttention
+from embedder.layers.structured_self_attention import LEGACY_PENALTY_NORM, StructuredSelfAttention
 
 
 @keras.saving.register_keras_serializable(package="embedder")
@@ -13,7 +13,8 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
     """Word embeddings → BiLSTM (H, n × 2u) → A = softmax(W_s2 tanh(W_s1 Hᵀ)) (r × n) → M = AH.
 
     The embedding is M flattened (r·2u) or, with ``hop_pooling="mean"``, its mean over hops (2u). During training
-    the penalty ``penalty_coefficient · ‖AAᵀ − I‖²_F`` is added to the model's losses; serving never computes it.
+    the penalty ``penalty_coefficient · ‖AAᵀ − I‖_F`` (squared with ``penalty_norm="squared"``) is added to the
+    model's losses; serving never computes it.
 
     Args:
         vocabulary_size: number of token ids, the reserved ones included.
@@ -21,6 +22,8 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
         attention_units: d_a. Defaults to 128.
         penalty_coefficient: weight of the redundancy penalty. Defaults to 1.0.
         hop_pooling: "flatten" or "mean". Defaults to "flatten".
+        penalty_norm: "frobenius" (‖AAᵀ − I‖_F, as Lin et al.'s released code) or "squared" (‖AAᵀ − I‖²_F; what
+            a saved encoder without the key was trained with, and is loaded with). Defaults to "frobenius".
         word_residual: H = BiLSTM(X) + X W instead of the paper's H = BiLSTM(X), so that each hop's attention
             points at words rather than at states that merely carry them (see `RecurrentSentenceEncoder`);
             False gives the paper's model exactly. Defaults to True.
@@ -52,15 +55,17 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
         penalty_coefficient: float = 1.0,
         hop_pooling: str = "flatten",
         word_residual: bool = True,
+        penalty_norm: str = "frobenius",
         **kwargs,
     ):
         # Validate through the layer itself so that the messages are the same wherever the argument is given.
-        StructuredSelfAttention(attention_hops, attention_units, penalty_coefficient, hop_pooling)
+        StructuredSelfAttention(attention_hops, attention_units, penalty_coefficient, hop_pooling, penalty_norm)
         super().__init__(vocabulary_size, word_residual=word_residual, **kwargs)
         self.attention_hops = attention_hops
         self.attention_units = attention_units
         self.penalty_coefficient = float(penalty_coefficient)
         self.hop_pooling = hop_pooling
+        self.penalty_norm = penalty_norm
 
     def build(self, token_ids_shape):
         self.build_recurrent()
@@ -69,6 +74,7 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
             attention_units=self.attention_units,
             penalty_coefficient=self.penalty_coefficient,
             hop_pooling=self.hop_pooling,
+            penalty_norm=self.penalty_norm,
             dtype=self.dtype_policy,
             name="structured_self_attention",
         )
@@ -80,7 +86,9 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
 
     def set_penalty_coefficient(self, penalty_coefficient: float) -> None:
         """Changes the redundancy penalty's weight (e.g. for fine-tuning); `get_config` and training both follow."""
-        StructuredSelfAttention(self.attention_hops, self.attention_units, penalty_coefficient, self.hop_pooling)
+        StructuredSelfAttention(
+            self.attention_hops, self.attention_units, penalty_coefficient, self.hop_pooling, self.penalty_norm
+        )
         self.penalty_coefficient = float(penalty_coefficient)
         if self.built:
             self.self_attention.penalty_coefficient = self.penalty_coefficient
@@ -102,6 +110,12 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
                 "attention_units": self.attention_units,
                 "penalty_coefficient": self.penalty_coefficient,
                 "hop_pooling": self.hop_pooling,
+                "penalty_norm": self.penalty_norm,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # A model saved before `penalty_norm` existed was trained with the squared norm: fine-tuning it goes on so.
+        return super().from_config({"penalty_norm": LEGACY_PENALTY_NORM, **config})

@@ -9,25 +9,40 @@ from embedder.layers.masked_softmax import masked_softmax
 from embedder.layers.validation import check_choice, check_positive_int
 
 HOP_POOLINGS = ("flatten", "mean")
+#: "frobenius": ‖AAᵀ − I‖_F as Lin et al.'s released code computes it; "squared": ‖AAᵀ − I‖²_F.
+PENALTY_NORMS = ("frobenius", "squared")
+#: What a saved layer or encoder whose config has no `penalty_norm` was trained with (every model saved before
+#: the argument existed squared the norm); `from_config` fills it in, so such a model keeps its training loss.
+LEGACY_PENALTY_NORM = "squared"
+#: Added under the square root of the Frobenius norm, as the authors' code does (1e-10): without it the gradient
+#: is 0/0 where AAᵀ = I.
+PENALTY_EPSILON = 1e-10
 
 
-def attention_penalty(attention):
-    """The redundancy penalty ‖AAᵀ − I‖²_F of Lin et al. (2017), averaged over the batch.
+def attention_penalty(attention, norm: str = "frobenius"):
+    """The redundancy penalty of Lin et al. (2017) on AAᵀ − I, averaged over the batch.
 
     Args:
         attention: A of shape (batch, hops, length), each row a distribution over the length.
+        norm: "frobenius", the authors' released code: the Frobenius norm ‖AAᵀ − I‖_F of each sentence (with
+            ``PENALTY_EPSILON`` under the square root, as theirs, so the gradient stays finite at 0), averaged
+            over the batch; or "squared", the paper's formula as written, ‖AAᵀ − I‖²_F. Defaults to "frobenius".
 
     Returns:
-        A float32 scalar: 0 when the hops are orthogonal one-hot rows, up to r² − r when all r hops are the same
-        one-hot row.
+        A float32 scalar: 0 when the hops are orthogonal one-hot rows; when all r hops are the same one-hot row,
+        r² − r ("squared") or its square root ("frobenius").
     """
+    check_choice("penalty_norm", norm, PENALTY_NORMS)
     # The name scope lets a test prove that the serving graph never contains these ops.
     with keras.name_scope("attention_penalty"):
         attention = ops.cast(attention, "float32")
         hops = ops.shape(attention)[1]
         gram = ops.matmul(attention, ops.transpose(attention, (0, 2, 1)))  # (B, r, r)
         residual = gram - ops.expand_dims(ops.eye(hops, dtype="float32"), 0)  # (B, r, r)
-        return ops.mean(ops.sum(ops.square(residual), axis=(1, 2)))
+        squared = ops.sum(ops.square(residual), axis=(1, 2))  # (B,)
+        if norm == "frobenius":
+            return ops.mean(ops.sqrt(squared + PENALTY_EPSILON))
+        return ops.mean(squared)
 
 
 @keras.saving.register_keras_serializable(package="embedder")
@@ -36,14 +51,17 @@ class StructuredSelfAttention(keras.layers.Layer):
 
     Each hop is a distribution over the tokens; together they give an r-row matrix embedding M that can attend to
     several parts of a sentence. There is no external query. During training (and only then) the layer adds
-    ``penalty_coefficient * ‖AAᵀ − I‖²_F`` (batch mean) to the model's losses, which keeps the hops from all
-    attending to the same words; the serving graph never computes it.
+    ``penalty_coefficient * ‖AAᵀ − I‖_F`` (batch mean; squared with ``penalty_norm="squared"``) to the model's
+    losses, which keeps the hops from all attending to the same words; the serving graph never computes it.
 
     Args:
         attention_hops: number of hops (r). Defaults to 4.
         attention_units: hidden width of the scoring MLP (d_a). Defaults to 128.
         penalty_coefficient: weight of the redundancy penalty (the paper's coefficient); 0 turns it off.
             Defaults to 1.0.
+        penalty_norm: "frobenius", the Frobenius norm ‖AAᵀ − I‖_F as the authors' released code computes it, or
+            "squared", ‖AAᵀ − I‖²_F (this project's behaviour before the argument existed, and what a saved layer
+            without the key is loaded with). Defaults to "frobenius".
         hop_pooling: "flatten" gives the r·features matrix embedding flattened, "mean" the mean over hops.
             Defaults to "flatten".
         **kwargs: passed to `keras.layers.Layer`.
@@ -73,6 +91,7 @@ class StructuredSelfAttention(keras.layers.Layer):
         attention_units: int = 128,
         penalty_coefficient: float = 1.0,
         hop_pooling: str = "flatten",
+        penalty_norm: str = "frobenius",
         **kwargs,
     ):
         check_positive_int("attention_hops", attention_hops)
@@ -87,11 +106,13 @@ class StructuredSelfAttention(keras.layers.Layer):
                 f"Received: penalty_coefficient={penalty_coefficient!r}"
             )
         check_choice("hop_pooling", hop_pooling, HOP_POOLINGS)
+        check_choice("penalty_norm", penalty_norm, PENALTY_NORMS)
         super().__init__(**kwargs)
         self.attention_hops = attention_hops
         self.attention_units = attention_units
         self.penalty_coefficient = float(penalty_coefficient)
         self.hop_pooling = hop_pooling
+        self.penalty_norm = penalty_norm
         self.supports_masking = True
 
     def build(self, inputs_shape):
@@ -110,7 +131,7 @@ class StructuredSelfAttention(keras.layers.Layer):
         hop_mask = None if mask is None else ops.expand_dims(mask, 1)  # (B, 1, T)
         attention = masked_softmax(scores, hop_mask)  # (B, r, T) float32
         if training and self.penalty_coefficient > 0:
-            self.add_loss(self.penalty_coefficient * attention_penalty(attention))
+            self.add_loss(self.penalty_coefficient * attention_penalty(attention, self.penalty_norm))
         matrix = ops.matmul(ops.cast(attention, inputs.dtype), inputs)  # (B, r, 2u): M = AH
         if self.hop_pooling == "mean":
             embedding = ops.mean(matrix, axis=1)  # (B, 2u)
@@ -134,6 +155,12 @@ class StructuredSelfAttention(keras.layers.Layer):
                 "attention_units": self.attention_units,
                 "penalty_coefficient": self.penalty_coefficient,
                 "hop_pooling": self.hop_pooling,
+                "penalty_norm": self.penalty_norm,
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # A config saved before `penalty_norm` existed was trained with the squared norm: keep it so.
+        return super().from_config({"penalty_norm": LEGACY_PENALTY_NORM, **config})

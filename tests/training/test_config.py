@@ -48,3 +48,18 @@ def test_unknown_setting_and_differences():
     assert a.differences(b) == ["seed: 0 != 2"]
     with pytest.raises(ValueError, match=r"argument `freeze_epochs`, expected 0 with pairs"):
         FinetuneConfig(source="m", train_path="t", pairs=True, freeze_epochs=1)
+
+
+def test_finetune_flags_for_new_words():
+    from embedder.cli import build_parser
+    from training.commands import _settings
+    from training.config import FinetuneConfig
+
+    base = ["finetune", "--from", "models/a", "--train", "t.tsv", "--out", "o"]
+    defaults = _settings(build_parser().parse_args(base), FinetuneConfig)
+    assert (defaults.new_words, defaults.new_word_min_count, defaults.new_word_vectors) == (20000, 2, "glove-50d")
+    flags = ["--new-words", "0", "--new-word-min-count", "3", "--new-word-vectors", "none"]
+    settings = _settings(build_parser().parse_args(base + flags), FinetuneConfig)
+    assert (settings.new_words, settings.new_word_min_count, settings.new_word_vectors) == (0, 3, None)
+    with pytest.raises(ValueError, match="argument `new_words`, expected a non-negative integer"):
+        FinetuneConfig(source="m", train_path="t.tsv", new_words=-1)

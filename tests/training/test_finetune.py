@@ -148,3 +148,34 @@ def test_finetune_from_a_shipped_model_by_name(animal_files, tmp_path, monkeypat
     for mine, theirs in zip(result.embedder.encoder.get_weights(), shipped.encoder.get_weights()):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)
     assert result.dev_score > 0.5
+
+
+def test_new_domain_words_grow_the_vocabulary_and_are_learned(keyword_models, tmp_path):
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    # The same task with keywords the source never saw: kept vocabulary, they would all be the one [UNK] token and
+    # the label (decided by the keyword alone) could not be learned (measured: 32 % accuracy with new_words=0).
+    new_keywords = {"apple": "banana", "tiger": "lion", "violin": "cello"}
+
+    def new_domain(count, seed):
+        rows = keyword_sentences(count, seed)
+        return [(label, " ".join(new_keywords.get(w, w) for w in text.split())) for label, text, _ in rows]
+
+    files = {
+        "train": write_tsv(tmp_path / "train.tsv", new_domain(240, 20)),
+        "dev": write_tsv(tmp_path / "dev.tsv", new_domain(60, 21)),
+    }
+    test = new_domain(90, 22)
+    source = keyword_models["transformer"]
+    config = finetune_config(source.version_dir, files, epochs=3, new_word_vectors=None)
+    result = finetune(config, tmp_path / "grown", verbose=0)
+
+    assert result.extra["new_words"] == 3 and result.extra["new_words_from_vectors"] == 0
+    assert result.extra["unknown_rate_before"] > 0.04 and result.extra["unknown_rate_after"] == 0.0
+    reloaded = SentenceEmbedder.load(result.version_dir)
+    old_vocabulary = source.embedder.preprocessor.vocabulary
+    vocabulary = list(reloaded.preprocessor.vocabulary)
+    assert vocabulary[: len(old_vocabulary)] == old_vocabulary  # old ids unchanged; new words most frequent first
+    assert sorted(vocabulary[len(old_vocabulary) :]) == ["banana", "cello", "lion"]
+    accuracy = np.mean([p == label for p, (label, _) in zip(reloaded.predict([t for _, t in test]), test)])
+    assert accuracy >= 0.8  # majority class: about 1/3

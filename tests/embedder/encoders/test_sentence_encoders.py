@@ -118,6 +118,47 @@ def test_structured_penalty_can_be_changed_after_building():
         encoder.set_penalty_coefficient(-1.0)
 
 
+def _without_penalty_norm(node):
+    """A Keras config tree as saved before `penalty_norm` existed."""
+    if isinstance(node, dict):
+        return {k: _without_penalty_norm(v) for k, v in node.items() if k != "penalty_norm"}
+    if isinstance(node, list):
+        return [_without_penalty_norm(v) for v in node]
+    return node
+
+
+def test_structured_model_saved_without_penalty_norm_loads_with_the_squared_norm(tmp_path):
+    import json
+    import zipfile
+
+    settings = VARIANTS["structured"] | {"dropout": 0.0}
+    keras.utils.set_random_seed(0)
+    model = build_model(build_encoder("structured", vocabulary_size=VOCABULARY_SIZE, **settings))
+    assert get_encoder(model).penalty_norm == "frobenius"
+    model.save(tmp_path / "new.keras")
+    # An old model.keras: the same archive with every `penalty_norm` key taken out of its config.json.
+    with zipfile.ZipFile(tmp_path / "new.keras") as new, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for item in new.infolist():
+            data = new.read(item.filename)
+            if item.filename == "config.json":
+                document = json.loads(data)
+                assert "penalty_norm" in json.dumps(document)
+                data = json.dumps(_without_penalty_norm(document)).encode()
+            old.writestr(item, data)
+
+    reloaded = {name: keras.saving.load_model(tmp_path / f"{name}.keras") for name in ("new", "old")}
+    penalties = {}
+    for name, loaded in reloaded.items():
+        encoder = get_encoder(loaded)
+        encoder(TOKENS[2:], training=True)  # one sentence: the batch mean is that sentence's penalty
+        penalties[name] = float(encoder.losses[0])
+        assert encoder.self_attention.penalty_norm == encoder.get_config()["penalty_norm"]
+    assert get_encoder(reloaded["new"]).penalty_norm == "frobenius"
+    assert get_encoder(reloaded["old"]).penalty_norm == "squared"
+    # Same weights, same attention: the old model's penalty is the square of the new one's.
+    np.testing.assert_allclose(penalties["old"], penalties["new"] ** 2, rtol=1e-4)
+
+
 @pytest.mark.parametrize(
     "architecture, kwargs, message",
     [

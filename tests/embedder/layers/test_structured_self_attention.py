@@ -1,16 +1,35 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from embedder.layers.structured_self_attention import StructuredSelfAttention, attention_penalty
+from embedder.layers.structured_self_attention import (
+    PENALTY_EPSILON,
+    StructuredSelfAttention,
+    attention_penalty,
+)
 from tests.embedder.layers.layer_test_helper import numpy_softmax, run_layer_test
 
 RNG = np.random.default_rng(2)
 
 
-def numpy_penalty(attention: np.ndarray) -> float:
+def numpy_penalty(attention: np.ndarray, norm: str = "frobenius") -> float:
+    """Batch mean of ‖AAᵀ − I‖_F (the authors' code, epsilon under the root) or of ‖AAᵀ − I‖²_F."""
+    attention = attention.astype(np.float64)
     gram = attention @ attention.transpose(0, 2, 1)
-    return float(np.mean(np.sum((gram - np.eye(attention.shape[1])) ** 2, axis=(1, 2))))
+    squared = np.sum((gram - np.eye(attention.shape[1])) ** 2, axis=(1, 2))
+    return float(np.mean(np.sqrt(squared + PENALTY_EPSILON) if norm == "frobenius" else squared))
+
+
+def numpy_penalty_gradient(attention: np.ndarray, norm: str) -> np.ndarray:
+    """∂P/∂A by hand: with R = AAᵀ − I (symmetric), ∂‖R‖²_F/∂A = 4RA, and ∂‖R‖_F/∂A = 2RA / ‖R‖_F."""
+    attention = attention.astype(np.float64)
+    residual = attention @ attention.transpose(0, 2, 1) - np.eye(attention.shape[1])  # (B, r, r)
+    squared_gradient = 4.0 * residual @ attention  # (B, r, n), per sentence
+    if norm == "frobenius":
+        norms = np.sqrt(np.sum(residual**2, axis=(1, 2)) + PENALTY_EPSILON)  # (B,)
+        squared_gradient = squared_gradient / (2.0 * norms[:, None, None])
+    return squared_gradient / len(attention)  # the batch mean
 
 
 def test_layer_basics():
@@ -58,16 +77,69 @@ def test_rows_sum_to_one_and_are_zero_on_padding():
     assert np.all(np.asarray(attention)[1, :, 2:] == 0.0)
 
 
-def test_penalty_matches_numpy_reference():
+@pytest.mark.parametrize("norm, all_same", [("squared", 12.0), ("frobenius", np.sqrt(12.0))])
+def test_penalty_matches_numpy_reference(norm, all_same):
     identical = np.zeros((2, 4, 5), "float32")
-    identical[:, :, 1] = 1.0  # every hop on the same word: ‖AAᵀ − I‖² = r² − r
+    identical[:, :, 1] = 1.0  # every hop on the same word: ‖AAᵀ − I‖²_F = r² − r
     orthogonal = np.zeros((2, 4, 5), "float32")
     for hop in range(4):
         orthogonal[:, hop, hop] = 1.0
     random = numpy_softmax(RNG.normal(size=(3, 4, 7)) * 2).astype("float32")
-    assert float(attention_penalty(identical)) == pytest.approx(12.0, abs=1e-5)
-    assert float(attention_penalty(orthogonal)) == pytest.approx(0.0, abs=1e-7)
-    assert float(attention_penalty(random)) == pytest.approx(numpy_penalty(random), rel=1e-5)
+    assert float(attention_penalty(identical, norm)) == pytest.approx(all_same, abs=1e-5)
+    assert float(attention_penalty(orthogonal, norm)) == pytest.approx(0.0, abs=1e-4)
+    assert float(attention_penalty(random, norm)) == pytest.approx(numpy_penalty(random, norm), rel=1e-5)
+
+
+# Pinned: a small A whose sentences differ in redundancy, so the Frobenius norm's per-sentence 1/‖R‖ weighting
+# (what separates it from the squared norm's gradient beyond a constant) is visible.
+PINNED_ATTENTION = np.array(
+    [
+        [[0.7, 0.2, 0.1, 0.0], [0.6, 0.3, 0.05, 0.05], [0.1, 0.1, 0.1, 0.7]],
+        [[0.25, 0.25, 0.25, 0.25], [0.9, 0.05, 0.05, 0.0], [0.0, 0.0, 0.2, 0.8]],
+    ],
+    "float32",
+)  # (B=2, r=3, n=4)
+
+
+@pytest.mark.parametrize("norm", ["frobenius", "squared"])
+def test_penalty_value_and_gradient_match_numpy(norm):
+    attention = tf.Variable(PINNED_ATTENTION)
+    with tf.GradientTape() as tape:
+        penalty = attention_penalty(attention, norm)
+    gradient = tape.gradient(penalty, attention).numpy()
+
+    assert float(penalty) == pytest.approx(numpy_penalty(PINNED_ATTENTION, norm), rel=1e-5)
+    np.testing.assert_allclose(gradient, numpy_penalty_gradient(PINNED_ATTENTION, norm), rtol=1e-4, atol=1e-6)
+    # The two norms differ in value and in the direction of the gradient, not only by a constant factor.
+    other = "squared" if norm == "frobenius" else "frobenius"
+    assert not np.isclose(numpy_penalty(PINNED_ATTENTION, norm), numpy_penalty(PINNED_ATTENTION, other))
+    ours, theirs = gradient.ravel(), numpy_penalty_gradient(PINNED_ATTENTION, other).ravel()
+    assert np.dot(ours, theirs) / (np.linalg.norm(ours) * np.linalg.norm(theirs)) < 0.999
+
+
+def test_frobenius_gradient_is_finite_where_the_hops_are_orthogonal():
+    orthogonal = tf.Variable(np.eye(3, 5, dtype="float32")[None])  # (1, 3, 5): AAᵀ = I exactly
+    with tf.GradientTape() as tape:
+        penalty = attention_penalty(orthogonal, "frobenius")
+    assert np.all(np.isfinite(tape.gradient(penalty, orthogonal).numpy()))
+
+
+@pytest.mark.parametrize("norm", ["frobenius", "squared"])
+def test_layer_adds_the_penalty_of_its_norm(norm):
+    states = RNG.normal(size=(3, 6, 4)).astype("float32")
+    layer = StructuredSelfAttention(attention_hops=3, attention_units=5, penalty_coefficient=0.5, penalty_norm=norm)
+    _, attention = layer(states, training=False)
+    layer(states, training=True)
+    np.testing.assert_allclose(float(layer.losses[0]), 0.5 * numpy_penalty(np.asarray(attention), norm), rtol=1e-5)
+    assert layer.get_config()["penalty_norm"] == norm
+
+
+def test_default_norm_is_the_authors_and_a_config_without_it_loads_squared():
+    assert StructuredSelfAttention().penalty_norm == "frobenius"
+    config = StructuredSelfAttention(attention_hops=2).get_config()
+    assert StructuredSelfAttention.from_config(config).penalty_norm == "frobenius"
+    del config["penalty_norm"]  # as saved before the argument existed
+    assert StructuredSelfAttention.from_config(config).penalty_norm == "squared"
 
 
 def test_penalty_is_added_in_training_only_and_scaled():
@@ -104,6 +176,10 @@ def test_penalty_reaches_the_training_loss():
         ({"attention_units": 0}, "argument `attention_units`, expected a positive integer"),
         ({"penalty_coefficient": -1.0}, "argument `penalty_coefficient`, expected a non-negative float"),
         ({"hop_pooling": "max"}, "argument `hop_pooling`, expected one of 'flatten', 'mean'"),
+        (
+            {"penalty_norm": "l1"},
+            "argument `penalty_norm`, expected one of 'frobenius', 'squared'. Received: penalty_norm='l1'",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, message):
