@@ -64,3 +64,13 @@ META_CREATED = "created"
 META_PACKAGE_VERSION = "embedder_version"
 
 ARCHITECTURES = ("classic", "structured", "transformer")
+
+# The in-graph tokenizer's patterns (RE2 syntax; applied in this order by embedder/text_preprocessor.py), shared so
+# that the server counts tokens for the OpenAI-style endpoint's `usage` exactly as the model splits text.
+#: Every punctuation or symbol character (emoji are symbols, class So) becomes a token of its own.
+TOKEN_PUNCTUATION_PATTERN = r"([\p{P}\p{S}])"
+#: After punctuation is split off, clitics are glued back as the Penn Treebank writes them ("n't", "'s", ...).
+TOKEN_NEGATION_PATTERN = r"n ' t\b"
+TOKEN_CLITIC_PATTERN = r"\s' (s|re|ve|ll|d|m)\b"
+#: The token a text without any gets, so that no row is all padding.
+EMPTY_TEXT_TOKEN = "[EMPTY]"

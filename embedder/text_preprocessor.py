@@ -24,17 +24,18 @@ from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
 
+from embedder import contract
+
 PAD_TOKEN = ""
 UNK_TOKEN = "[UNK]"
-EMPTY_TOKEN = "[EMPTY]"
+EMPTY_TOKEN = contract.EMPTY_TEXT_TOKEN
 RESERVED_TOKENS = (PAD_TOKEN, UNK_TOKEN, EMPTY_TOKEN)
 PAD_ID, UNK_ID, EMPTY_ID = 0, 1, 2
 
-# Punctuation and symbols (emoji are symbols, class So) become separate tokens.
-_PUNCTUATION = r"([\p{P}\p{S}])"
-# After punctuation is split off, glue clitics back as the Penn Treebank writes them ("n't", "'s", "'re" ...).
-_NEGATION = r"n ' t\b"
-_CLITIC = r"\s' (s|re|ve|ll|d|m)\b"
+# Punctuation and symbols become separate tokens, then clitics are glued back (patterns shared with the server).
+_PUNCTUATION = contract.TOKEN_PUNCTUATION_PATTERN
+_NEGATION = contract.TOKEN_NEGATION_PATTERN
+_CLITIC = contract.TOKEN_CLITIC_PATTERN
 
 
 def _check_max_length(max_length: int) -> None:

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 #: TF Serving flags that are parsed so command lines stay portable, but change nothing here.
 NO_EFFECT_FLAGS = {
     "rest_api_num_threads": int,
-    "rest_api_timeout_in_ms": int,
     "rest_api_enable_cors_support": "bool",
     "flush_filesystem_caches": "bool",
     "num_load_threads": int,
@@ -74,8 +73,15 @@ def register(subparsers) -> None:
         "--rest_api_port",
         type=int,
         default=0,
-        help="HTTP port for model status, metadata and Prometheus metrics (0: off). Predict over REST is not "
-        "served by the embedded server.",
+        help="HTTP port (0: off): TF Serving's REST API (status, metadata, predict), OpenAI-style "
+        "POST /v1/embeddings, and Prometheus metrics",
+    )
+    tf_flags.add_argument(
+        "--rest_api_timeout_in_ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="how long a REST request may take to arrive (else 408) and to run (default 30000)",
     )
     tf_flags.add_argument("--model_name", default="default", help="model name (ignored with --model_config_file)")
     tf_flags.add_argument("--model_base_path", default="", help="directory holding numeric version directories")
@@ -136,6 +142,13 @@ def register(subparsers) -> None:
         metavar="BYTES",
         help="largest gRPC message received or sent (default 2147483647, TF Serving's)",
     )
+    own.add_argument(
+        "--rest_api_max_body_bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="largest REST request body accepted; larger ones get 413 unread (default 33554432: 32 MiB)",
+    )
     _add_bool(
         own,
         "enable_reload_config_api",
@@ -178,11 +191,20 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_serve)
 
 
+def _or_default(value, default):
+    return default if value is None else value
+
+
 def options_from_args(args: argparse.Namespace):
     """`ServerOptions` from parsed flags (raises `CommandError` for invalid combinations)."""
     from embedder.cli import CommandError
     from serving.server.config_files import ConfigError
-    from serving.server.model_server import DEFAULT_MAX_MESSAGE_SIZE, ServerOptions
+    from serving.server.model_server import (
+        DEFAULT_MAX_MESSAGE_SIZE,
+        DEFAULT_REST_API_MAX_BODY_BYTES,
+        DEFAULT_REST_API_TIMEOUT_MS,
+        ServerOptions,
+    )
 
     try:
         return ServerOptions(
@@ -190,6 +212,8 @@ def options_from_args(args: argparse.Namespace):
             host=args.host,
             grpc_socket_path=args.grpc_socket_path,
             rest_api_port=args.rest_api_port,
+            rest_api_timeout_in_ms=_or_default(args.rest_api_timeout_in_ms, DEFAULT_REST_API_TIMEOUT_MS),
+            rest_api_max_body_bytes=_or_default(args.rest_api_max_body_bytes, DEFAULT_REST_API_MAX_BODY_BYTES),
             model_name=args.model_name,
             model_base_path=args.model_base_path,
             model_config_file=args.model_config_file,

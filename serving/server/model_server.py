@@ -44,6 +44,7 @@ from serving.server.request_limits import (
     TRUNCATE,
     RequestLimits,
 )
+from serving.server.predictor import predict
 from serving.server.servable import Servable
 from serving.server.warmup import replay_warmup_requests
 
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 
 #: TF Serving's gRPC message size limit (``SetMaxMessageSize(INT_MAX)``), for both directions.
 DEFAULT_MAX_MESSAGE_SIZE = 2**31 - 1
+#: ``--rest_api_timeout_in_ms``'s default (TF Serving's): how long a REST request may take to arrive and to run.
+DEFAULT_REST_API_TIMEOUT_MS = 30_000
+#: The largest REST request body accepted (``--rest_api_max_body_bytes``): 2048 texts of 8 KiB, JSON-escaped, fit.
+DEFAULT_REST_API_MAX_BODY_BYTES = 32 * 1024 * 1024
 #: Health-checking service names set to SERVING once every model has an available version.
 HEALTH_SERVICES = ("", "tensorflow.serving.PredictionService", "tensorflow.serving.ModelService")
 
@@ -59,16 +64,18 @@ HEALTH_SERVICES = ("", "tensorflow.serving.PredictionService", "tensorflow.servi
 class ServerOptions:
     """The embedded server's settings; field names are ``tensorflow_model_server``'s flags.
 
-    `host`, `grpc_max_message_size` and the request limits (`max_rows_per_request`, `max_text_bytes`,
-    `max_request_bytes`, `text_length_mode`: see `serving.server.request_limits`) are the embedded server's own
-    (TF Serving binds 0.0.0.0 and sets its message limit through ``--grpc_channel_arguments``, which works here
-    too).
+    `host`, `grpc_max_message_size`, `rest_api_max_body_bytes` and the request limits (`max_rows_per_request`,
+    `max_text_bytes`, `max_request_bytes`, `text_length_mode`: see `serving.server.request_limits`) are the
+    embedded server's own (TF Serving binds 0.0.0.0, sets its message limit through ``--grpc_channel_arguments``,
+    which works here too, and does not bound REST bodies).
     """
 
     port: int = 8500
     host: str = "127.0.0.1"
     grpc_socket_path: str = ""
     rest_api_port: int = 0
+    rest_api_timeout_in_ms: int = DEFAULT_REST_API_TIMEOUT_MS
+    rest_api_max_body_bytes: int = DEFAULT_REST_API_MAX_BODY_BYTES
     model_name: str = "default"
     model_base_path: str = ""
     model_config_file: str = ""
@@ -107,6 +114,10 @@ class ServerOptions:
             raise ConfigError("--rest_api_port cannot be the same as --port.")
         if self.grpc_max_message_size <= 0:
             raise ConfigError(f"--grpc_max_message_size must be positive. Received: {self.grpc_max_message_size}")
+        if self.rest_api_timeout_in_ms <= 0:
+            raise ConfigError(f"--rest_api_timeout_in_ms must be positive. Received: {self.rest_api_timeout_in_ms}")
+        if self.rest_api_max_body_bytes <= 0:
+            raise ConfigError(f"--rest_api_max_body_bytes must be positive. Received: {self.rest_api_max_body_bytes}")
         if self.grpc_max_threads <= 0:
             raise ConfigError(f"--grpc_max_threads must be positive. Received: {self.grpc_max_threads}")
         try:
@@ -301,17 +312,25 @@ class ModelServer:
             with self.manager.servable(name, version, label) as servable:
                 return model_metadata(servable)
 
+        batching = self.batching
         self._rest = RestApiServer(
             self.options.host,
             self.options.rest_api_port,
             model_status=lambda name, version, label: model_status(self.manager, name, version, label),
             model_metadata=metadata,
+            servable=self.manager.servable,
+            predict=predict,
             metrics_text=self.metrics.prometheus_text if enabled else None,
             metrics_path=prometheus.path if enabled else "",
-            grpc_target=self.target if self.port else "",
+            metrics=self.metrics,
+            timeout=self.options.rest_api_timeout_in_ms / 1000,
+            max_body_bytes=self.options.rest_api_max_body_bytes,
+            embeddings_chunk_rows=(
+                batching.max_batch_size if batching and not batching.enable_large_batch_splitting else None
+            ),
         ).start()
         log.info(
-            "Exporting HTTP/REST API (status, metadata%s) at %s ...",
+            "Exporting HTTP/REST API (status, metadata, predict, /v1/embeddings%s) at %s ...",
             ", metrics" if enabled else "",
             _address(self.options.host, self._rest.port),
         )

@@ -124,7 +124,7 @@ def test_serve_over_tls_with_only_tensorflow_then_shut_down_on_sigterm(exported_
             f"--model_base_path={version_dir.parent}",
             f"--ssl_config_file={tmp_path / 'ssl.config'}",
             "--enable_batching",
-            "--rest_api_timeout_in_ms=1000",
+            "--rest_api_num_threads=4",
         ],
         cwd=PROJECT_ROOT,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(PROJECT_ROOT)),
@@ -141,7 +141,7 @@ def test_serve_over_tls_with_only_tensorflow_then_shut_down_on_sigterm(exported_
                 break
         else:
             pytest.fail("server did not start:\n" + "".join(log))
-        assert any("--rest_api_timeout_in_ms is accepted for compatibility" in line for line in log)
+        assert any("--rest_api_num_threads is accepted for compatibility" in line for line in log)
         credentials = grpc.ssl_channel_credentials(root_certificates=cert)
         with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
             response = Stubs(channel).prediction.Predict(predict_request("tls", ["a good film"]), timeout=30)

@@ -389,7 +389,7 @@ def test_health_service_says_serving(stubs):
         assert response.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_rest_port_serves_status_metadata_and_metrics_but_not_predict(served):
+def test_rest_port_serves_status_metadata_metrics_and_predict(served):
     server, stubs = served
     stubs.prediction.Predict(predict_request("classic", ["counted"]), timeout=30)
     base = f"http://127.0.0.1:{server.rest_port}"
@@ -411,6 +411,7 @@ def test_rest_port_serves_status_metadata_and_metrics_but_not_predict(served):
         urllib.request.urlopen(f"{base}/v1/models/nope", timeout=10)
     assert caught.value.code == 404 and "nope" in json.load(caught.value)["error"]
     request = urllib.request.Request(f"{base}/v1/models/structured:predict", data=b'{"instances": ["a"]}')
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request, timeout=10)
-    assert caught.value.code == 501 and "gRPC" in json.load(caught.value)["error"]
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        predictions = json.load(reply)["predictions"]
+    expected = output(stubs.prediction.Predict(predict_request("structured", ["a"]), timeout=30))
+    np.testing.assert_allclose(predictions, expected, atol=1e-6)
