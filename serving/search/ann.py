@@ -51,6 +51,18 @@ def import_faiss():
     return faiss
 
 
+def set_threads(threads: int) -> None:
+    """FAISS's OpenMP threads for this process (0: its default, one per core). On a machine whose cores are busy
+    with other work, 1 is often faster: OpenMP threads that wait for a core spin at every barrier."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ValueError(
+            "Received an invalid value for argument `threads`, expected a non-negative integer. "
+            f"Received: threads={threads!r}"
+        )
+    faiss = import_faiss()
+    faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class AnnParams:
     """The settings of the FAISS index (recorded in the index manifest).
