@@ -19,6 +19,7 @@ FAISS comes from the ``search`` extra; ``exact``/``none`` needs only numpy.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -41,6 +42,8 @@ def check_choice(name: str, value, choices: tuple[str, ...]) -> None:
 
 
 def import_faiss():
+    # FAISS logs at INFO which of its builds it tried to load (every CLI run would print them).
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         import faiss
     except ImportError:

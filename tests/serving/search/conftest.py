@@ -76,3 +76,7 @@ def one_faiss_thread():
     set_threads(1)
     yield
     set_threads(0)
+
+
+# The tiny exported model and its server, for the command-line tests (defined beside the corpus tests).
+from tests.serving.corpus.conftest import corpus_backend, corpus_model_base, served_model  # noqa: E402, F401
