@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= tf,plot,parquet,jax,beam,dev
+EXTRAS ?= tf,plot,parquet,jax,beam,search,dev
 
 .PHONY: test lint format run install clean test-client-compat bench-venv
 

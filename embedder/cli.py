@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "serving.server_cli",  # serve
     "serving.client_cli",  # embed
     "serving.corpus_cli",  # embed-corpus
+    "serving.search_cli",  # index, search, dedupe
 )
 
 
