@@ -90,7 +90,10 @@ def stage_quality(results: dict, names: list[str], work: Path, quick: bool) -> N
         )
         logger.info("%s: STS-B dev %.1f", name, results["models"][name]["stsb_dev"])
     if not quick:
-        results["baselines_quality"] = baselines("quality", work)
+        cached = work / "baselines_quality.json"  # written by the baselines script; slow to redo
+        results["baselines_quality"] = (
+            json.loads(cached.read_text()) if cached.is_file() else baselines("quality", work)
+        )
 
 
 def stage_storage(results: dict, sources: dict[str, str], work: Path, quick: bool) -> None:

@@ -37,6 +37,7 @@ from serving.server.metrics import ServingMetrics
 from serving.server.model_manager import ModelManager
 from serving.server.model_service import ModelService, model_status
 from serving.server.prediction_service import PredictionService, model_metadata
+from serving.server.predictor import predict
 from serving.server.request_limits import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_MAX_ROWS_PER_REQUEST,
@@ -44,7 +45,6 @@ from serving.server.request_limits import (
     TRUNCATE,
     RequestLimits,
 )
-from serving.server.predictor import predict
 from serving.server.servable import Servable
 from serving.server.warmup import replay_warmup_requests
 

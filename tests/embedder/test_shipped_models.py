@@ -100,7 +100,9 @@ def test_two_exports_are_the_same_model(name, exports):
     first, second = exports[name]
     assert first.name == "1" and second.name == "2"
     extra = contract.ASSETS_EXTRA_DIR
-    assert (first / extra / contract.VOCABULARY_FILE).read_bytes() == (second / extra / contract.VOCABULARY_FILE).read_bytes()
+    assert (first / extra / contract.VOCABULARY_FILE).read_bytes() == (
+        second / extra / contract.VOCABULARY_FILE
+    ).read_bytes()
     a, b = (tf.train.load_checkpoint(str(d / "variables" / "variables")) for d in (first, second))
     names = sorted(a.get_variable_to_shape_map())
     assert names == sorted(b.get_variable_to_shape_map()) and names
