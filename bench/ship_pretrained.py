@@ -46,7 +46,9 @@ def card(name: str, config: dict) -> str:
     p = config["provenance"]
     settings = p["settings"]
     result = p["run"]
-    files = "\n".join(f"| `{Path(f).name}` | {role} | `{h}` |" for f, (role, h) in sorted(p["files"].items()))
+    files = "\n".join(
+        f"| `{'/'.join(Path(f).parts[-2:])}` | {role} | `{h}` |" for f, (role, h) in sorted(p["files"].items())
+    )
     encoder = ", ".join(f"{k}={v}" for k, v in sorted(config["encoder"].items()))
     minutes = (result.get("wall_time_s") or 0) / 60
     untrained = result.get("untrained_dev_cosine", float("nan"))
@@ -110,8 +112,17 @@ def main() -> int:
     parser.add_argument("--description", default="")
     parser.add_argument("--embedding-storage", default="int8")
     parser.add_argument("--dense-storage", default="float16")
+    parser.add_argument("--card-only", action="store_true", help="rewrite README.md from config.json only")
     args = parser.parse_args()
     from embedder import contract, pretrained
+
+    if args.card_only:
+        card_path = pretrained.model_dir(args.name) / pretrained.CARD_FILE
+        old = card_path.read_text("utf-8")
+        table = old.split(BEGIN, 1)[1].split(END, 1)[0] if BEGIN in old else "\n"
+        new = card(args.name, pretrained.read_config(args.name))
+        card_path.write_text(new.replace(f"{BEGIN}\n{END}", f"{BEGIN}{table}{END}"), "utf-8")
+        return 0
     from embedder.versions import resolve_version_dir
 
     version_dir = resolve_version_dir(args.source)
