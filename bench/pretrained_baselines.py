@@ -95,15 +95,25 @@ class OnnxTeacher:
             return path
         work.mkdir(parents=True, exist_ok=True)
         model = AutoModel.from_pretrained(str(teacher_path())).eval()
+
+        class Hidden(torch.nn.Module):
+            # Positional inputs, keyword call: tracing the model itself passes its own flags twice.
+            def __init__(self, inner):
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+                return out.last_hidden_state
+
         sample = self.tokenizer(["a sample sentence"], return_tensors="pt")
         names = ["input_ids", "attention_mask", "token_type_ids"]
         axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"last_hidden_state": {0: "batch", 1: "tokens"}}
         with torch.inference_mode():
             torch.onnx.export(
-                model,
-                (),
+                Hidden(model),
+                tuple(sample[n] for n in names),
                 str(path),
-                kwargs={n: sample[n] for n in names},
                 input_names=names,
                 output_names=["last_hidden_state"],
                 dynamic_axes=axes,

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- pretrained:begin (written by bench/pretrained.py; edits inside are overwritten) -->"
 END = "<!-- pretrained:end -->"
 DOC = ROOT / "docs" / "PRETRAINED.md"
+README = ROOT / "README.md"
 PLOT = ROOT / "docs" / "img" / "pretrained.png"
 
 BASELINE_LABELS = {
@@ -67,6 +68,48 @@ def results_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def targets(results: dict) -> list[tuple[str, float | None, float, bool | None]]:
+    """Issue 11's targets as (what, measured, goal, met); measured/met are None where the JSON lacks the numbers."""
+    models, speed = results.get("models", {}), results.get("speed", {})
+    quality = results.get("baselines_quality", {})
+    reference = best_teacher(speed) if any(k.startswith("teacher_") for k in speed) else None
+    m2v = quality.get("model2vec", {})
+
+    def get(entry, *keys):
+        for key in keys:
+            entry = entry.get(key) if isinstance(entry, dict) else None
+        return entry
+
+    def ratio(name, batch):
+        mine, ref = get(speed, name, f"per_s_{batch}"), get(speed, reference, f"per_s_{batch}") if reference else None
+        return mine / ref if mine and ref else None
+
+    def lead(name, key):
+        mine, base = get(models, name, *key), get(m2v, *key)
+        return mine - base if mine is not None and base is not None else None
+
+    rows = [
+        ("`default` STS-B dev", get(models, "default", "stsb_dev"), 84.0),
+        ("`default` TREC (frozen transfer, test)", get(models, "default", "trec", "test"), 88.0),
+        ("`default` SST-2 (frozen transfer, test)", get(models, "default", "sst2", "test"), 80.5),
+        ("`default` served sent/s at batch 32 ÷ best teacher", ratio("default", 32), 10.0),
+        ("`default-fast` served sent/s at batch 128 ÷ best teacher", ratio("default-fast", 128), 50.0),
+        ("`default-fast` STS-B dev − Model2Vec", lead("default-fast", ("stsb_dev",)), 3.0),
+        ("`default-fast` TREC − Model2Vec", lead("default-fast", ("trec", "test")), 0.0),
+        ("`default-fast` SST-2 − Model2Vec", lead("default-fast", ("sst2", "test")), 0.0),
+    ]
+    return [(what, value, goal, None if value is None else value >= goal) for what, value, goal in rows]
+
+
+def section_body(results: dict) -> str:
+    """What goes between the markers: the table, then each target as met or not."""
+    lines = [results_table(results), "", "| target | measured | goal | met |", "|---|---|---|---|"]
+    for what, value, goal, met in targets(results):
+        verdict = "–" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {what} | {_f(value)} | ≥ {goal:g} | {verdict} |")
+    return "\n".join(lines)
+
+
 def replace_section(text: str, body: str) -> str:
     if BEGIN not in text or END not in text:
         return text.rstrip() + f"\n\n{BEGIN}\n{body}\n{END}\n"
@@ -108,8 +151,11 @@ def plot(results: dict, path: Path = PLOT) -> None:
 def write_reports(results: dict) -> None:
     from embedder import pretrained
 
-    table = results_table(results)
+    table = section_body(results)
     DOC.write_text(replace_section(DOC.read_text("utf-8") if DOC.is_file() else "", table), "utf-8")
+    readme = README.read_text("utf-8")
+    if BEGIN in readme:  # the README carries the section only where its prose puts the markers
+        README.write_text(replace_section(readme, table), "utf-8")
     for name in results.get("models", {}):
         card = pretrained.model_dir(name) / pretrained.CARD_FILE
         if card.is_file():
