@@ -42,6 +42,10 @@ NOT_A_STRING = "not-a-string"
 TOO_LONG = "too-long"
 INVALID_CSV = "invalid-csv"
 REASONS = (NOT_UTF8, EMPTY, MISSING_COLUMN, INVALID_JSON, NOT_A_STRING, TOO_LONG, INVALID_CSV)
+# The longest CSV field a corpus job reads (csv's own default); a longer one is a `too-long` bad line. csv keeps its
+# limit in one process-wide setting that other readers raise (training/data.py does, for long posts), so the corpus
+# reader sets its own before every record rather than inherit whatever ran before it.
+CSV_FIELD_LIMIT = 128 * 1024
 
 
 class Record(NamedTuple):
@@ -229,6 +233,7 @@ def _jsonl_value(text: str, key: str, max_bytes: int | None) -> tuple[str | None
 def _read_csv(lines: Iterator[bytes], fmt: RecordFormat, line_id: int) -> Iterator[Record]:
     # csv.reader pulls exactly the lines of one record (it never reads ahead), so its line_num is exact.
     reader = csv.reader(_decode(_strip_newline(raw)) + "\n" for raw in lines)
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     column = None
     if fmt.header:
         header = next(reader, None)
@@ -242,6 +247,7 @@ def _read_csv(lines: Iterator[bytes], fmt: RecordFormat, line_id: int) -> Iterat
     start = reader.line_num + 1
     while True:
         try:
+            csv.field_size_limit(CSV_FIELD_LIMIT)
             fields = next(reader)
         except StopIteration:
             return

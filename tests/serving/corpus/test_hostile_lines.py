@@ -4,7 +4,9 @@ names its input lines; an input edited in place during the run leaves the job un
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -42,6 +44,19 @@ def test_hostile_line_is_recorded_and_the_job_goes_on(tmp_path, corpus_backend, 
     output = read_corpus_output(tmp_path / "out")
     assert output.ids.tolist() == [0, 1, 2]
     np.testing.assert_allclose(output.embeddings, corpus_backend.embed(["a good film", "", "a bad film"]), atol=1e-5)
+
+
+def test_csv_field_limit_does_not_depend_on_what_ran_before(tmp_path, corpus_backend):
+    """csv's limit is process-wide and training's reader raises it: the corpus job still refuses the long field."""
+    path = tmp_path / "huge.csv"
+    path.write_bytes(b'text\na good film\n"' + b"x" * 200_000 + b'"\na bad film\n')
+    before = csv.field_size_limit(sys.maxsize)  # what reading a long training line leaves behind
+    try:
+        manifest = _run(path, tmp_path / "out", corpus_backend)
+    finally:
+        csv.field_size_limit(before)
+    assert manifest.bad_lines["by_reason"] == {"too-long": 1}
+    assert read_corpus_output(tmp_path / "out").ids.tolist() == [0, 1, 2]  # the bad line keeps its row, empty
 
 
 def test_line_over_the_grpc_message_limit_is_a_bad_line_and_the_job_goes_on(tmp_path, served_model):
