@@ -23,8 +23,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Two processes, each test file whole in one of them (module and session fixtures are built once per process).
+# TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
+
 test: lint
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -q
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 	$(MAKE) --no-print-directory test-client-compat
 
 # The light client must work under both protobuf majors: the test venv above has 6.x (the Beam extra caps it below
