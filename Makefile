@@ -36,8 +36,7 @@ test: lint
 # TensorFlow) runs the client's own tests. Rebuilt only when pyproject.toml changes.
 CLIENT_VENV := .venv-client
 CLIENT_STAMP := $(CLIENT_VENV)/.installed
-CLIENT_TESTS := $(addprefix tests/serving/,test_client.py test_aio_client.py test_client_cli.py test_client_schema.py \
-	test_client_errors.py test_tensor_codec.py test_request_chunks.py test_retry_policy.py)
+CLIENT_TESTS := tests/serving/client
 
 $(CLIENT_STAMP): pyproject.toml
 	test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)

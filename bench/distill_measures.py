@@ -143,7 +143,7 @@ class ServedModel:
             "--tensorflow_inter_op_parallelism=1",
         )
         self.process, self.target = self.server.process, self.server.target
-        from serving.client import EmbeddingClient
+        from serving.client.embedding_client import EmbeddingClient
 
         self.client = EmbeddingClient(self.target, name, max_batch_size=256, max_in_flight=1, timeout=120)
         self.client.embed(["warm up"])

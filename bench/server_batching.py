@@ -44,8 +44,8 @@ def run_callers(
     import numpy as np
 
     from serving import EmbeddingClient
-    from serving import client_schema as pb
-    from serving.tensor_codec import string_tensor
+    from serving.client import schema as pb
+    from serving.client.tensor_codec import string_tensor
 
     latencies: list[list[float]] = [[] for _ in range(callers)]
     failures: list[str] = []

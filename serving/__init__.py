@@ -12,18 +12,18 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "EmbeddingClient": "serving.client",
-    "AsyncEmbeddingClient": "serving.aio_client",
-    "RetryPolicy": "serving.retry_policy",
-    "EmbeddingError": "serving.client_errors",
-    "InvalidInput": "serving.client_errors",
-    "ModelNotFound": "serving.client_errors",
-    "FailedPrecondition": "serving.client_errors",
-    "Unavailable": "serving.client_errors",
-    "ResourceExhausted": "serving.client_errors",
-    "DeadlineExceeded": "serving.client_errors",
-    "AccessDenied": "serving.client_errors",
-    "ServerError": "serving.client_errors",
+    "EmbeddingClient": "serving.client.embedding_client",
+    "AsyncEmbeddingClient": "serving.client.aio_client",
+    "RetryPolicy": "serving.client.retry_policy",
+    "EmbeddingError": "serving.client.errors",
+    "InvalidInput": "serving.client.errors",
+    "ModelNotFound": "serving.client.errors",
+    "FailedPrecondition": "serving.client.errors",
+    "Unavailable": "serving.client.errors",
+    "ResourceExhausted": "serving.client.errors",
+    "DeadlineExceeded": "serving.client.errors",
+    "AccessDenied": "serving.client.errors",
+    "ServerError": "serving.client.errors",
 }
 
 __all__ = sorted(_LAZY)

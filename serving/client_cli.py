@@ -74,8 +74,8 @@ def run_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
     from embedder.cli import CommandError
-    from serving.client import EmbeddingClient
-    from serving.client_errors import EmbeddingError, Unavailable
+    from serving.client.embedding_client import EmbeddingClient
+    from serving.client.errors import EmbeddingError, Unavailable
 
     sentences = _read_sentences(args.sentences)
     if not sentences:

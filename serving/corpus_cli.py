@@ -136,7 +136,7 @@ def _spec(args):
 def _create_backend(spec):
     """The backend, with the model's version resolved; failures to reach or load the model are user errors."""
     from embedder.cli import CommandError
-    from serving.client_errors import EmbeddingError
+    from serving.client.errors import EmbeddingError
 
     try:
         return spec.create()
@@ -147,7 +147,7 @@ def _create_backend(spec):
 
 def run_embed_corpus(args: argparse.Namespace) -> int:
     from embedder.cli import CommandError
-    from serving.client_errors import EmbeddingError
+    from serving.client.errors import EmbeddingError
     from serving.corpus.job import CorpusJobConfig, OutputExists, embed_corpus
     from serving.corpus.manifest import ResumeRefused
 

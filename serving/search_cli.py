@@ -187,7 +187,7 @@ def _read_queries(args) -> list[str]:
 def _backend(args, index):
     """The backend that embeds the queries, pinned to the index's model version unless told otherwise."""
     from embedder.cli import CommandError
-    from serving.client_errors import EmbeddingError
+    from serving.client.errors import EmbeddingError
     from serving.corpus.backend_spec import GRPC, SAVED_MODEL, BackendSpec
 
     if bool(args.saved_model) == bool(args.target):
@@ -219,7 +219,7 @@ def _backend(args, index):
 
 def run_search(args: argparse.Namespace) -> int:
     from embedder.cli import CommandError
-    from serving.client_errors import EmbeddingError
+    from serving.client.errors import EmbeddingError
     from serving.search.index_manifest import ModelMismatch
     from serving.search.search_index import open_index
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from embedder import contract
+from serving.client.request_chunks import REQUEST_OVERHEAD_BYTES
 from serving.corpus.model_info import ModelInfo
-from serving.request_chunks import REQUEST_OVERHEAD_BYTES
 
 
 class GrpcBackend:
@@ -47,7 +47,7 @@ class GrpcBackend:
         timeout: float | None = 600.0,
         **client_kwargs,
     ):
-        from serving.client import EmbeddingClient
+        from serving.client.embedding_client import EmbeddingClient
 
         self._client = EmbeddingClient(
             target,

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.client_errors import EmbeddingError
+from serving.client.errors import EmbeddingError
 from serving.corpus import fault_injection
 from serving.corpus.bad_lines import BAD_LINES_FILE, EMBED_EMPTY, SKIP, BadLineLog, bad_line_document, check_policy
 from serving.corpus.corpus_input import CorpusInput, FileAccess, check_unchanged, iter_records, scan_corpus

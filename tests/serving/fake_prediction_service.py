@@ -61,10 +61,10 @@ def tf_serving_messages() -> Messages:
 
 
 def client_schema_messages() -> Messages:
-    from serving import client_schema as pb
+    from serving.client import schema as pb
 
     return Messages(
-        "serving.client_schema",
+        "serving.client.schema",
         pb.PredictRequest,
         pb.PredictResponse,
         pb.GetModelMetadataRequest,

@@ -33,7 +33,7 @@ from tensorflow_serving.apis import (
 
 from embedder import contract
 from serving import EmbeddingClient, FailedPrecondition, ModelNotFound
-from serving import client_schema as pb
+from serving.client import schema as pb
 from tests.conftest import PROJECT_ROOT, TINY_TEXTS
 from tests.serving.fake_prediction_service import BLOCK_TENSORFLOW, serve
 
@@ -137,7 +137,7 @@ def test_request_on_the_wire_parses_as_tf_servings_own_predict_request():
 
 
 def test_string_tensor_content_layout_is_tensorflows():
-    from serving.tensor_codec import to_numpy
+    from serving.client.tensor_codec import to_numpy
 
     words = [b"ab", b"", "é".encode() * 100]
     ours = pb.TensorProto(dtype=pb.DATA_TYPES["DT_STRING"], tensor_content=bytes([2, 0, 200, 1]) + b"".join(words))
@@ -283,7 +283,7 @@ import tensorflow
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
     predict_pb2, prediction_log_pb2, prediction_service_pb2_grpc)
 """
-CLIENT_IMPORTS = "from serving import EmbeddingClient\nfrom serving import client_schema\n"
+CLIENT_IMPORTS = "from serving import EmbeddingClient\nfrom serving.client import schema\n"
 USE_BOTH = """
 from tests.serving.fake_prediction_service import MODEL_NAME, FakePredictionService, serve, tf_serving_messages
 service = FakePredictionService(tf_serving_messages())

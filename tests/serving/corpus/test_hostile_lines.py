@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from serving.client_errors import InvalidInput
+from serving.client.errors import InvalidInput
 from serving.corpus.corpus_input import InputChanged
 from serving.corpus.job import CorpusJobConfig, embed_corpus
 from serving.corpus.manifest import COMPLETE, RUNNING, load_manifest

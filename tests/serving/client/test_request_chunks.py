@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serving import client_schema as pb
-from serving.client_errors import InvalidInput
-from serving.request_chunks import REQUEST_OVERHEAD_BYTES, assemble, encoded_size, plan_chunks
+from serving.client import schema as pb
+from serving.client.errors import InvalidInput
+from serving.client.request_chunks import REQUEST_OVERHEAD_BYTES, assemble, encoded_size, plan_chunks
 
 
 def test_encoded_size_matches_the_serialized_size():

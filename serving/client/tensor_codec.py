@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from serving import client_schema as pb
+from serving.client import schema as pb
 
 DT_STRING = pb.DATA_TYPES["DT_STRING"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from google.protobuf import descriptor_pool
 
-from serving import client_schema as pb
+from serving.client import schema as pb
 
 
 def test_messages_live_in_a_private_pool_under_their_own_package():

@@ -15,9 +15,9 @@ import grpc
 import numpy as np
 
 from embedder import contract
-from serving import client_schema as pb
-from serving.client_base import DEFAULT, METHODS, ClientBase, check_texts, rpc_error
-from serving.client_results import Classification, ModelMetadata, Prediction, VersionStatus
+from serving.client import schema as pb
+from serving.client.base import DEFAULT, METHODS, ClientBase, check_texts, rpc_error
+from serving.client.results import Classification, ModelMetadata, Prediction, VersionStatus
 
 
 class AsyncEmbeddingClient(ClientBase):

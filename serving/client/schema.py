@@ -19,7 +19,7 @@ The field declarations below are written in .proto syntax, one per line: ``[repe
 (``TensorShapeProto.Dim``) are top-level here under a new name: nesting is not part of the wire format. A test checks
 every field against TensorFlow Serving's own descriptors.
 
-    >>> from serving import client_schema as pb
+    >>> from serving.client import schema as pb
     >>> request = pb.PredictRequest()
     >>> request.model_spec.name = "default"
 """

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from serving.client_errors import InvalidInput
+from serving.client.errors import InvalidInput
 
 #: Bytes reserved in every request for the model spec, the map entry and the tensor's dtype and shape.
 REQUEST_OVERHEAD_BYTES = 1024

@@ -8,7 +8,7 @@ import random
 import grpc
 import pytest
 
-from serving.retry_policy import NO_RETRY, RetryPolicy
+from serving.client.retry_policy import NO_RETRY, RetryPolicy
 
 
 def test_only_transient_codes_are_retried_and_attempts_are_bounded():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from serving import client_errors as errors
+from serving.client import errors
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serving import client_schema as pb
-from serving.tensor_codec import string_tensor, to_numpy
+from serving.client import schema as pb
+from serving.client.tensor_codec import string_tensor, to_numpy
 
 DT = pb.DATA_TYPES
 

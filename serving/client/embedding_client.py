@@ -1,7 +1,7 @@
 """`EmbeddingClient`: sentence embeddings from TensorFlow Serving (or `embedder serve`) over gRPC, without TensorFlow.
 
 It needs only grpcio, protobuf and numpy: requests are built from the client's own copy of the few TF Serving
-messages it uses (`serving.client_schema`), and methods are called by their full path. The same client works
+messages it uses (`serving.client.schema`), and methods are called by their full path. The same client works
 against the official TF Serving image and against the embedded server.
 
     >>> from serving import EmbeddingClient
@@ -12,7 +12,7 @@ against the official TF Serving image and against the embedded server.
 Large inputs are split into requests under the batch and message limits, several are kept in flight, and the
 rows come back in input order. Each method call has one deadline (`timeout`, seconds, covering its chunks and
 retries); UNAVAILABLE and RESOURCE_EXHAUSTED are retried with backoff (`retry`); other failures raise the matching
-`serving.client_errors` exception with the server's code and message.
+`serving.client.errors` exception with the server's code and message.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import grpc
 import numpy as np
 
 from embedder import contract
-from serving import client_schema as pb
-from serving.client_base import DEFAULT, METHODS, ClientBase, check_texts, rpc_error
-from serving.client_results import Classification, ModelMetadata, Prediction, VersionStatus
+from serving.client import schema as pb
+from serving.client.base import DEFAULT, METHODS, ClientBase, check_texts, rpc_error
+from serving.client.results import Classification, ModelMetadata, Prediction, VersionStatus
 
 
 class EmbeddingClient(ClientBase):

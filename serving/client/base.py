@@ -18,9 +18,10 @@ import grpc
 import numpy as np
 
 from embedder import contract
-from serving import client_schema as pb
-from serving.client_errors import EmbeddingError, ServerError, error_for
-from serving.client_results import (
+from serving.client import schema as pb
+from serving.client.errors import EmbeddingError, ServerError, error_for
+from serving.client.request_chunks import assemble, plan_chunks
+from serving.client.results import (
     Classification,
     ModelMetadata,
     Prediction,
@@ -28,9 +29,8 @@ from serving.client_results import (
     TensorSpec,
     VersionStatus,
 )
-from serving.request_chunks import assemble, plan_chunks
-from serving.retry_policy import RetryPolicy
-from serving.tensor_codec import encode_text, string_tensor, to_numpy
+from serving.client.retry_policy import RetryPolicy
+from serving.client.tensor_codec import encode_text, string_tensor, to_numpy
 
 #: gRPC's default limit on a received message, which is what a server (TF Serving's and ours) accepts by default.
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
