@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training import keras_patches
 from training.checkpoints import RunCheckpoint, read_state
 from training.config import RunConfig
 
@@ -192,104 +193,16 @@ def make_optimizer(config: RunConfig, steps_per_epoch: int, epochs: int | None =
     kwargs = {"learning_rate": rate}
     if config.clipnorm:
         kwargs["clipnorm"] = config.clipnorm
+    clipping = keras_patches.clipping_after_all_reduce
     if config.optimizer == "adam":
-        return _clipping_after_all_reduce(keras.optimizers.Adam)(**kwargs)
+        return clipping(keras.optimizers.Adam)(**kwargs)
     if config.optimizer == "adamw":
-        return _clipping_after_all_reduce(keras.optimizers.AdamW)(weight_decay=config.weight_decay, **kwargs)
-    return _clipping_after_all_reduce(keras.optimizers.SGD)(momentum=0.9, **kwargs)
-
-
-def _clip_after_all_reduce(self, grads):
-    """``clipnorm`` applied to the gradient summed over all replicas, as on one device.
-
-    Keras 3 (TensorFlow backend) clips each replica's gradient before the all-reduce, so a run over N replicas clips
-    N partial gradients (each from its share of the loss) instead of their sum, and trains differently from the
-    same run on one device. Here each replica scales its part by the factor that `tf.clip_by_norm` would apply to
-    the sum; the all-reduce that follows then adds up to exactly the clipped sum.
-    """
-    context = tf.distribute.get_replica_context()
-    if not self.clipnorm or context is None or context.num_replicas_in_sync == 1:
-        return super(type(self), self)._clip_gradients(grads)
-    present = [index for index, grad in enumerate(grads) if grad is not None]
-    dense = [tf.convert_to_tensor(grads[index]) for index in present]
-    totals = context.all_reduce(tf.distribute.ReduceOp.SUM, dense)
-    clipped = list(grads)
-    for index, total in zip(present, totals):
-        norm = tf.norm(total)
-        factor = tf.cast(self.clipnorm, norm.dtype) / tf.maximum(norm, tf.cast(self.clipnorm, norm.dtype))
-        grad = grads[index]
-        if isinstance(grad, tf.IndexedSlices):
-            clipped[index] = tf.IndexedSlices(grad.values * factor, grad.indices, grad.dense_shape)
-        else:
-            clipped[index] = grad * tf.cast(factor, grad.dtype)
-    return clipped
-
-
-_CLIPPING_CLASSES: dict[type, type] = {}
-
-
-def _clipping_after_all_reduce(base: type) -> type:
-    """`base` (a Keras optimizer class) with `_clip_after_all_reduce` as its gradient clipping."""
-    if base not in _CLIPPING_CLASSES:
-        _CLIPPING_CLASSES[base] = keras.saving.register_keras_serializable(package="sentence_embedder_training")(
-            type(base.__name__, (base,), {"_clip_gradients": _clip_after_all_reduce, "__module__": __name__})
-        )
-    return _CLIPPING_CLASSES[base]
+        return clipping(keras.optimizers.AdamW)(weight_decay=config.weight_decay, **kwargs)
+    return clipping(keras.optimizers.SGD)(momentum=0.9, **kwargs)
 
 
 def count_tokens(*id_matrices: np.ndarray) -> int:
     return int(sum((m != 0).sum() for m in id_matrices))
-
-
-def _build_from_local_batch(model: keras.Model, iterator=None, data_batch=None) -> None:
-    """Replaces Keras's `_maybe_symbolic_build` on a model trained over several replicas.
-
-    Before training Keras reads one batch and reduces it across replicas to build the model symbolically. That
-    reduction adds the replicas' batches, which fails when they differ in width, as ours do (each replica's slice is
-    cut to its own longest row), and across workers it fails on any ``(inputs, targets)`` tuple (TensorFlow 2.21,
-    Keras 3.15). The model only needs the shapes and dtypes of one local batch.
-    """
-    strategy = model.distribute_strategy
-    if iterator is not None:
-        for _, _, batches in iterator:
-            data_batch = next(batches)
-            break
-
-    def local(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
-    with strategy.scope():
-        model._symbolic_build(data_batch=tf.nest.map_structure(local, data_batch))  # noqa: SLF001
-
-
-def _patch_multi_worker_logs() -> None:
-    """Lets Keras 3's `fit` report its logs under `MultiWorkerMirroredStrategy` (tensorflow/tensorflow#72388).
-
-    After each step Keras reduces the logged metric values across workers along axis 0, which fails for the scalar
-    values they are. They need no reduction: metric variables are aggregated over all replicas of all workers, so
-    every worker already holds the global value. Installed only in multi-worker processes.
-    """
-    from keras.src.backend.tensorflow import trainer as keras_trainer
-
-    original = keras_trainer.reduce_per_replica
-    if getattr(original, "patched_for_multi_worker", False):
-        return
-
-    def reduce_per_replica(values, strategy, reduction):
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and reduction in ("auto", "mean"):
-
-            def local(value):
-                if isinstance(value, tf.distribute.DistributedValues):
-                    return strategy.experimental_local_results(value)[0]
-                return value
-
-            return tf.nest.map_structure(local, values)
-        return original(values, strategy, reduction)
-
-    reduce_per_replica.patched_for_multi_worker = True
-    keras_trainer.reduce_per_replica = reduce_per_replica
 
 
 def run_fit(
@@ -315,12 +228,7 @@ def run_fit(
     """
     if first_epoch >= last_epoch:
         return 0.0
-    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        _patch_multi_worker_logs()
-    if model.distribute_strategy.num_replicas_in_sync > 1:
-        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: _build_from_local_batch(  # noqa: SLF001
-            model, iterator, data_batch
-        )
+    keras_patches.prepare_fit(model)
     callbacks = list(extra_callbacks or []) + [checkpoint]
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch", write_graph=False))
