@@ -11,8 +11,7 @@ Unset (the normal case), it costs one dictionary lookup per chunk.
 
 from __future__ import annotations
 
-import os
-import signal
+from serving import durable
 
 ENV_VAR = "EMBEDDER_CORPUS_KILL_AT"
 MID_CHUNK = "mid-chunk"
@@ -22,11 +21,4 @@ POINTS = (MID_CHUNK, CHUNK_WRITTEN)
 
 def maybe_kill(point: str, chunk_index: int) -> None:
     """Kills this process if ``EMBEDDER_CORPUS_KILL_AT`` names this point and chunk."""
-    spec = os.environ.get(ENV_VAR)
-    if not spec:
-        return
-    name, _, chunk = spec.partition(":")
-    if name not in POINTS or not chunk.isdigit():
-        raise ValueError(f"{ENV_VAR} must be POINT:CHUNK with POINT one of {', '.join(POINTS)}. Received: {spec!r}")
-    if name == point and int(chunk) == chunk_index:
-        os.kill(os.getpid(), signal.SIGKILL)
+    durable.maybe_kill(ENV_VAR, POINTS, point, chunk_index)

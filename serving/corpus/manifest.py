@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from serving import durable
 
 MANIFEST_FILE = "manifest.json"
 PROGRESS_FILE = "progress.json"
@@ -74,29 +75,15 @@ class Manifest:
 
     def save(self, directory: str | Path) -> None:
         """Replaces ``manifest.json`` atomically and durably; a complete manifest retires ``progress.json``."""
-        _write_atomically(Path(directory) / MANIFEST_FILE, self.to_dict())
+        durable.write_json_atomically(Path(directory) / MANIFEST_FILE, self.to_dict())
         if self.status == COMPLETE:
             (Path(directory) / PROGRESS_FILE).unlink(missing_ok=True)
 
     def commit_progress(self, directory: str | Path) -> None:
         """Records `progress` as committed: replaces ``progress.json`` atomically and durably (the commit point)."""
-        _write_atomically(Path(directory) / PROGRESS_FILE, {"format": MANIFEST_FORMAT, **asdict(self.progress)})
-
-
-def _write_atomically(path: Path, document: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    # The rename is the commit: make the directory entry durable too.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        durable.write_json_atomically(
+            Path(directory) / PROGRESS_FILE, {"format": MANIFEST_FORMAT, **asdict(self.progress)}
+        )
 
 
 def package_version() -> str:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from serving import durable
 
 INDEX_MANIFEST_FILE = "index.json"
 INDEX_PROGRESS_FILE = "progress.json"
@@ -140,13 +141,15 @@ class IndexManifest:
     def save(self, directory: str | Path) -> None:
         """Replaces ``index.json`` atomically and durably; a complete manifest retires ``progress.json``."""
         self.updated = now()
-        write_json_atomically(Path(directory) / INDEX_MANIFEST_FILE, self.to_dict())
+        durable.write_json_atomically(Path(directory) / INDEX_MANIFEST_FILE, self.to_dict())
         if self.status == COMPLETE:
             (Path(directory) / INDEX_PROGRESS_FILE).unlink(missing_ok=True)
 
     def commit_progress(self, directory: str | Path) -> None:
         """Records `progress` as committed (the commit point of each step of a build)."""
-        write_json_atomically(Path(directory) / INDEX_PROGRESS_FILE, {"format": INDEX_FORMAT, **asdict(self.progress)})
+        durable.write_json_atomically(
+            Path(directory) / INDEX_PROGRESS_FILE, {"format": INDEX_FORMAT, **asdict(self.progress)}
+        )
 
 
 def load_index_manifest(directory: str | Path) -> IndexManifest | None:
@@ -161,22 +164,6 @@ def load_index_manifest(directory: str | Path) -> IndexManifest | None:
         document.pop("format", None)
         manifest.progress = BuildProgress(**document)
     return manifest
-
-
-def write_json_atomically(path: Path, document: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    # The rename is the commit: make the directory entry durable too.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def now() -> str:

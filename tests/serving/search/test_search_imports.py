@@ -20,6 +20,7 @@ ALLOWED = (
     "faiss",
     "pyarrow",
     "serving.search",
+    "serving.durable",
     "serving.corpus.manifest",
     "serving.corpus.model_info",
     "serving.corpus.npy_writer",
