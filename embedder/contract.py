@@ -1,7 +1,8 @@
 """Contract 1: the names that hold an exported SavedModel together.
 
 The exporter writes these names, the embedded server and the light client read them, and the tests check them.
-This module imports nothing beyond the standard library, so the gRPC client can use it without TensorFlow.
+This module imports nothing beyond the standard library (numpy only inside `l2_normalize`), so the gRPC client can
+use it without TensorFlow.
 
 Signatures (all take one input, ``text``: DT_STRING, shape [-1]):
 
@@ -74,3 +75,20 @@ TOKEN_NEGATION_PATTERN = r"n ' t\b"
 TOKEN_CLITIC_PATTERN = r"\s' (s|re|ve|ll|d|m)\b"
 #: The token a text without any gets, so that no row is all padding.
 EMPTY_TEXT_TOKEN = "[EMPTY]"
+
+#: Rows shorter than this are left as they are by `l2_normalize` (an all-zero row stays zero).
+NORM_EPSILON = 1e-12
+
+
+def l2_normalize(vectors):
+    """Rows scaled to unit L2 norm: what every unit-length vector we hand out goes through (the client's
+    ``normalize=True``, the OpenAI-style endpoint, corpus output, search). numpy is imported here, not at the top,
+    so that importing the contract stays free; float arrays keep their dtype, anything else becomes float32.
+    """
+    import numpy as np
+
+    vectors = np.asarray(vectors)
+    if not np.issubdtype(vectors.dtype, np.floating):
+        vectors = vectors.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)  # (..., 1)
+    return vectors / np.maximum(norms, np.asarray(NORM_EPSILON, vectors.dtype))

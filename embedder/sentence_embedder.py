@@ -223,7 +223,7 @@ class SentenceEmbedder:
         for index, batch in self._batches(texts, batch_size, show_progress_bar, "encode"):
             result[index] = module.embed(tf.constant(batch, dtype=tf.string))[contract.OUTPUT_EMBEDDING].numpy()
         if normalize_embeddings:
-            result /= np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
+            result = contract.l2_normalize(result)
         result = result.astype(precision, copy=False)
         return result[0] if single else result
 

@@ -51,13 +51,14 @@ def _read_sentences(arguments: list[str]) -> list[str]:
 
 
 def _print(sentences: list[str], vectors, output_format: str) -> None:
-    import numpy as np
+
+    from embedder.contract import l2_normalize
 
     if output_format == "json":
         for sentence, vector in zip(sentences, vectors):
             print(json.dumps({"sentence": sentence, "embedding": [round(float(x), 6) for x in vector]}))
     elif output_format == "similarity":
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        unit = l2_normalize(vectors)
         similarity = unit @ unit.T  # (n, n)
         for i, sentence in enumerate(sentences, start=1):
             print(f"{i:>4d}  {sentence}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder import contract
 from training.data import DataError, read_labelled, read_pairs
 
 
@@ -130,9 +131,7 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 def cosine_similarities(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity of two (n, dim) arrays."""
-    first = first / np.maximum(np.linalg.norm(first, axis=1, keepdims=True), 1e-12)
-    second = second / np.maximum(np.linalg.norm(second, axis=1, keepdims=True), 1e-12)
-    return (first * second).sum(axis=1)
+    return (contract.l2_normalize(first) * contract.l2_normalize(second)).sum(axis=1)
 
 
 def pair_report(gold_scores: Sequence[float], similarities: Sequence[float]) -> PairReport:

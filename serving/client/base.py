@@ -314,7 +314,7 @@ class ClientBase:
             message = f"Expected (n, dim) embeddings, received shape {vectors.shape}."
             raise ServerError(message, method=pb.PREDICT_METHOD)
         if normalize:
-            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            vectors = contract.l2_normalize(vectors)
         return vectors[0] if single else vectors
 
     @classmethod

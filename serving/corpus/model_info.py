@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from embedder import contract
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -51,7 +53,5 @@ class EmbeddingBackend(Protocol):
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (all-zero rows stay zero), as float32."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # (n, 1)
-    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+    """Rows scaled to unit L2 norm (all-zero rows stay zero), as float32: the contract's `l2_normalize`."""
+    return contract.l2_normalize(np.asarray(vectors, dtype=np.float32))

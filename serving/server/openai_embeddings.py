@@ -162,7 +162,7 @@ def embed(request: EmbeddingsRequest, servable: Servable, predict, chunk_rows: i
                 "dimensions",
             )
         vectors = vectors[:, : request.dimensions]  # (N, d)
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # (N, d), unit rows
+    vectors = contract.l2_normalize(vectors)  # (N, d), unit rows
     tokens = int(count_tokens(request.texts, tokenizer_settings(str(servable.path))).sum())
     if request.encoding_format == "base64":
         encoded = [base64.b64encode(row.astype("<f4").tobytes()).decode("ascii") for row in vectors]
