@@ -64,7 +64,10 @@ META_PREPROCESSOR_CONFIG = "preprocessor_config"
 META_CREATED = "created"
 META_PACKAGE_VERSION = "embedder_version"
 
-ARCHITECTURES = ("classic", "structured", "transformer")
+#: The attention encoders of the literature we implement: what a served or distilled model is.
+ATTENTION_ARCHITECTURES = ("classic", "structured", "transformer")
+#: Every encoder the factory builds: the attention encoders and the comparison's baseline (no attention).
+ARCHITECTURES = (*ATTENTION_ARCHITECTURES, "bilstm_max")
 
 # The in-graph tokenizer's patterns (RE2 syntax; applied in this order by embedder/text_preprocessor.py), shared so
 # that the server counts tokens for the OpenAI-style endpoint's `usage` exactly as the model splits text.

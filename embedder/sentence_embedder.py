@@ -70,13 +70,13 @@ class SentenceEmbedder:
         self.model = model
         self.preprocessor = preprocessor
         self.labels = list(labels) if labels else []
-        has_head = "probabilities" in model.output
+        has_head = contract.OUTPUT_PROBABILITIES in model.output
         if has_head != bool(self.labels):
             raise ValueError(
                 "A model with a classification head needs its `labels`, and a model without one takes none. "
                 f"Received: head={has_head}, labels={self.labels!r}"
             )
-        if has_head and model.output["probabilities"].shape[-1] != len(self.labels):
+        if has_head and model.output[contract.OUTPUT_PROBABILITIES].shape[-1] != len(self.labels):
             raise ValueError(
                 f"The head has {model.output['probabilities'].shape[-1]} classes but {len(self.labels)} labels "
                 "were given."
@@ -137,7 +137,7 @@ class SentenceEmbedder:
 
     @property
     def embedding_dim(self) -> int:
-        return int(self.model.output["embedding"].shape[-1])
+        return int(self.model.output[contract.OUTPUT_EMBEDDING].shape[-1])
 
     @property
     def attention_rows(self) -> int:

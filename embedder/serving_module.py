@@ -55,17 +55,17 @@ class ServingModule(tf.Module):
 
     def _embed(self, text):
         _, outputs = self._run(text)
-        return {contract.OUTPUT_EMBEDDING: tf.cast(outputs["embedding"], tf.float32)}  # (B, dim)
+        return {contract.OUTPUT_EMBEDDING: tf.cast(outputs[contract.OUTPUT_EMBEDDING], tf.float32)}  # (B, dim)
 
     def _classify(self, text):
         _, outputs = self._run(text)
-        probabilities = tf.cast(outputs["probabilities"], tf.float32)  # (B, C)
+        probabilities = tf.cast(outputs[contract.OUTPUT_PROBABILITIES], tf.float32)  # (B, C)
         labels = tf.tile(tf.expand_dims(self._labels_tensor, 0), [tf.shape(text)[0], 1])  # (B, C)
         return {contract.OUTPUT_PROBABILITIES: probabilities, contract.OUTPUT_LABELS: labels}
 
     def _attention(self, text):
         words, outputs = self._run(text)
-        weights = tf.cast(outputs["attention"], tf.float32)  # (B, rows, T)
+        weights = tf.cast(outputs[contract.OUTPUT_ATTENTION], tf.float32)  # (B, rows, T)
         width = self.preprocessor.max_length
         weights = tf.pad(weights, [[0, 0], [0, 0], [0, width - tf.shape(weights)[2]]])  # (B, rows, max_length)
         weights = tf.ensure_shape(weights, [None, None, width])

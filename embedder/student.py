@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import keras
 
+from embedder import contract
+
 #: Name of the projection layer (and of the weights inside the saved Keras model).
 TEACHER_PROJECTION = "teacher_projection"
 
@@ -38,7 +40,8 @@ def student_model(encoder, teacher_dim: int) -> keras.Model:
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS)
     pooled, attention = encoder(token_ids)  # (B, encoder dim), (B, rows, T)
     embedding = keras.layers.Dense(teacher_dim, name=TEACHER_PROJECTION)(pooled)  # (B, teacher_dim)
-    return keras.Model(token_ids, {"embedding": embedding, "attention": attention}, name="student")
+    outputs = {contract.OUTPUT_EMBEDDING: embedding, contract.OUTPUT_ATTENTION: attention}
+    return keras.Model(token_ids, outputs, name="student")
 
 
 def build_student(

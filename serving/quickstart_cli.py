@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from embedder import contract
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -30,7 +32,7 @@ def register(subparsers) -> None:
     parser.add_argument("--pretrained", default="default", help="the shipped model to export (default: default)")
     parser.add_argument("--retrain", action="store_true", help="export (or train) a new version even if one exists")
     parser.add_argument("--epochs", type=int, default=8, help="most training epochs (default 8)")
-    parser.add_argument("--arch", default="structured", choices=("classic", "structured", "transformer", "bilstm_max"))
+    parser.add_argument("--arch", default="structured", choices=contract.ARCHITECTURES)
     parser.add_argument(
         "--train",
         metavar="FILE",

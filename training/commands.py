@@ -22,6 +22,8 @@ import json
 import sys
 from pathlib import Path
 
+from embedder.contract import ARCHITECTURES
+
 
 def _key_values(items: list[str] | None, flag: str) -> dict:
     values = {}
@@ -84,7 +86,7 @@ def register(subparsers) -> None:
         description="Train a new embedder with a classification head; exports "
         "OUT/<next version>/ for `embedder serve`.",
     )
-    train.add_argument("--arch", dest="architecture", choices=("classic", "structured", "transformer", "bilstm_max"))
+    train.add_argument("--arch", dest="architecture", choices=ARCHITECTURES)
     _add_data_options(train)
     model = train.add_argument_group("model")
     model.add_argument("--encoder", nargs="+", metavar="KEY=VALUE", help="encoder arguments, e.g. rnn_units=128")

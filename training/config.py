@@ -18,8 +18,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Every encoder the factory builds: the three served architectures and the comparison's baseline.
-ARCHITECTURES = ("classic", "structured", "transformer", "bilstm_max")
+from embedder import contract
+
+ARCHITECTURES = contract.ARCHITECTURES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
 OPTIMIZERS = ("adam", "adamw", "sgd")

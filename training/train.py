@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from embedder import contract
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
 from training.config import TrainConfig, run_config_document
@@ -65,7 +66,7 @@ def one_hot(labels, label_set) -> np.ndarray:
 
 def classifier_model(model: keras.Model) -> keras.Model:
     """The training view of an embedder's model: token ids in, the probabilities out (same layers)."""
-    return keras.Model(model.input, model.output["probabilities"], name="classifier")
+    return keras.Model(model.input, model.output[contract.OUTPUT_PROBABILITIES], name="classifier")
 
 
 def compile_classifier(classifier: keras.Model, optimizer, label_smoothing: float) -> keras.Model:

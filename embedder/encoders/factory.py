@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from embedder import contract
 from embedder.encoders.bilstm_max_encoder import BiLSTMMaxEncoder
 from embedder.encoders.classic_attention_encoder import ClassicAttentionEncoder
 from embedder.encoders.sentence_encoder import SentenceEncoder
@@ -48,9 +49,11 @@ def build_model(encoder: SentenceEncoder, num_classes: int | None = None, **head
     """
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS)
     embedding, attention = encoder(token_ids)
-    outputs = {"embedding": embedding, "attention": attention}
+    outputs = {contract.OUTPUT_EMBEDDING: embedding, contract.OUTPUT_ATTENTION: attention}
     if num_classes is not None:
-        outputs["probabilities"] = ClassificationHead(num_classes, name="classification_head", **head_kwargs)(embedding)
+        outputs[contract.OUTPUT_PROBABILITIES] = ClassificationHead(
+            num_classes, name="classification_head", **head_kwargs
+        )(embedding)
     return keras.Model(token_ids, outputs, name=f"{encoder.name}_model")
 
 

@@ -16,10 +16,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from embedder import contract
 from training.config import RunConfig, _choice, _invalid
 
-#: The architectures a student can have (the served ones).
-STUDENT_ARCHITECTURES = ("classic", "structured", "transformer")
+#: The architectures a student can have (the attention encoders).
+STUDENT_ARCHITECTURES = contract.ATTENTION_ARCHITECTURES
 LOSSES = ("cosine", "mse", "cosine+mse")
 CACHE_DTYPES = ("float16", "float32")
 OPTIMIZERS = ("adam", "adamw")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder import contract
 from training.distill.config import DistillConfig
 from training.distill.corpus import Corpus, build_corpus
 from training.distill.teacher_word_vectors import TEACHER_WORD_VECTORS
@@ -215,7 +216,7 @@ def distill(
     dev_ids = encode_texts(student.preprocessor, dev_sentences)
     train_targets = np.asarray(vectors[train_rows])  # (n, dim), the cache's dtype; the loss casts
     dev_targets = np.asarray(vectors[dev_rows])
-    trainer = keras.Model(student.model.input, student.model.output["embedding"], name="distillation")
+    trainer = keras.Model(student.model.input, student.model.output[contract.OUTPUT_EMBEDDING], name="distillation")
     batches_per_epoch = -(-len(train_rows) // config.batch_size)
     optimizer = make_optimizer(config, batches_per_epoch)
     trainer.compile(optimizer=optimizer, loss=DistillationLoss(config.loss), metrics=[MeanCosine()])

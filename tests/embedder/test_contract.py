@@ -1,4 +1,4 @@
-"""`contract.l2_normalize`: the one L2 normalisation of every unit vector handed out."""
+"""`embedder.contract`: the one L2 normalisation of every unit vector handed out, and the one list of encoder names."""
 
 from __future__ import annotations
 
@@ -28,3 +28,12 @@ def test_importing_the_contract_imports_no_numpy():
     script = "import sys, embedder.contract; print('numpy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout == "False\n"
+
+
+def test_the_architecture_names_have_one_source():
+    from embedder.encoders.factory import ENCODERS
+    from training.config import ARCHITECTURES
+    from training.distill.config import STUDENT_ARCHITECTURES
+
+    assert tuple(ENCODERS) == contract.ARCHITECTURES == ARCHITECTURES
+    assert STUDENT_ARCHITECTURES == contract.ATTENTION_ARCHITECTURES == contract.ARCHITECTURES[:3]
