@@ -29,7 +29,7 @@ from keras import ops
 
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint, read_state
-from training.config import FinetuneConfig, run_config_document
+from training.config import FinetuneConfig
 from training.data import ScoredPairs, read_pairs, split_holdout
 from training.distribution import describe, is_chief, select_strategy
 from training.evaluate import cosine_similarities, spearman
@@ -37,6 +37,7 @@ from training.loop import (
     TrainResult,
     count_tokens,
     default_work_dir,
+    finish_run,
     make_optimizer,
     precision_policy,
     prepare_work_dir,
@@ -44,7 +45,7 @@ from training.loop import (
     seed_everything,
     with_dtype_policy,
 )
-from training.train import classifier_model, compile_classifier, export_embedder, load_labelled_data, one_hot
+from training.train import classifier_model, compile_classifier, load_labelled_data, one_hot
 
 logger = logging.getLogger(__name__)
 
@@ -284,12 +285,13 @@ def finetune(
         with strategy.scope():
             checkpoint.restore(trainer)
     encoder.trainable = True
-    checkpoint.restore_best(trainer)
-
-    result = TrainResult.from_checkpoint(
+    return finish_run(
         embedder,
+        trainer,
         checkpoint,
-        monitor,
+        config,
+        out,
+        monitor=monitor,
         wall_time_s=wall,
         train_tokens=count_tokens(*columns) * max(0, done - first_run_epoch),
         extra={
@@ -300,12 +302,5 @@ def finetune(
             "dev_examples": len(dev_data),
             **growth.summary(),
         },
+        export=chief,
     )
-    if out is not None and chief:
-        result.embedder, result.version_dir = export_embedder(
-            embedder, out, run_config_document(config, result.summary()), config.precision
-        )
-        logger.info(
-            "exported %s (%s %.4f at epoch %s)", result.version_dir, monitor, result.dev_score or 0, result.best_epoch
-        )
-    return result

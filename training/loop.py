@@ -1,7 +1,8 @@
 """The machinery every training run shares: seeds, precision, the work directory, the optimizer, and `fit`.
 
-`train` and `finetune` build their models and data, then hand them to `run_fit`, which adds the callbacks
-(progress bar, checkpoints, early stopping, TensorBoard) and resumes from the work directory's checkpoint.
+`train`, `finetune` and `distill` build their models and data, then hand them to `run_fit`, which adds the
+callbacks (progress bar, checkpoints, early stopping, TensorBoard) and resumes from the work directory's checkpoint,
+and end with `finish_run` (best weights back, the result, the export).
 
 A run's work directory (default: ``<out>.run`` beside the model base path, so a server watching the base path
 never sees it) holds ``config.json`` (the run's settings), ``vocabulary.txt``, ``checkpoints/`` and ``logs/``
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -24,7 +26,9 @@ import tensorflow as tf
 
 from training import keras_patches
 from training.checkpoints import RunCheckpoint, read_state
-from training.config import RunConfig
+from training.config import RunConfig, run_config_document
+
+logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 #: Settings that may change when a run is resumed (train longer, wait longer).
@@ -247,3 +251,42 @@ def run_fit(
         **kwargs,
     )
     return time.perf_counter() - start
+
+
+def export_embedder(embedder, out, document: dict):
+    """Exports a float32 copy of `embedder` (whatever precision it trained in) as the next version under `out`."""
+    from embedder.export import export_saved_model
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    with precision_policy("float32"):
+        model = with_dtype_policy(embedder.model, "float32")
+    portable = SentenceEmbedder(model, embedder.preprocessor, embedder.labels)
+    return portable, export_saved_model(portable, out, run_config=document)
+
+
+def finish_run(
+    embedder,
+    trained: keras.Model,
+    checkpoint: RunCheckpoint,
+    config: RunConfig,
+    out,
+    *,
+    monitor: str,
+    wall_time_s: float,
+    train_tokens: int,
+    extra: dict,
+    export: bool = True,
+    document=run_config_document,
+) -> TrainResult:
+    """How every run ends (train, finetune, distill): the best epoch's weights back into `trained` (the model
+    `fit` ran, which shares its layers with `embedder`), the result, and, with `out` and `export`, a float32 export
+    as the next version under `out` whose run config, ``document(config, result summary)``, records the result.
+    """
+    checkpoint.restore_best(trained)
+    result = TrainResult.from_checkpoint(embedder, checkpoint, monitor, wall_time_s, train_tokens, extra)
+    if out is not None and export:
+        result.embedder, result.version_dir = export_embedder(embedder, out, document(config, result.summary()))
+        logger.info(
+            "exported %s (%s %.4f at epoch %s)", result.version_dir, monitor, result.dev_score or 0, result.best_epoch
+        )
+    return result

@@ -24,19 +24,19 @@ import numpy as np
 from embedder import contract
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
-from training.config import TrainConfig, run_config_document
+from training.config import TrainConfig
 from training.data import LabelledExamples, check_dev_labels, read_labelled, split_holdout
 from training.distribution import describe, is_chief, select_strategy
 from training.loop import (
     TrainResult,
     count_tokens,
     default_work_dir,
+    finish_run,
     make_optimizer,
     precision_policy,
     prepare_work_dir,
     run_fit,
     seed_everything,
-    with_dtype_policy,
 )
 
 logger = logging.getLogger(__name__)
@@ -90,17 +90,6 @@ def _vocabulary(config: TrainConfig, texts, work_dir: Path, resume: bool, vector
     vocabulary = build_vocabulary(counts, config.vocabulary_size, config.min_count, config.lowercase, extra)
     path.write_text("\n".join(vocabulary), "utf-8")
     return vocabulary
-
-
-def export_embedder(embedder, out, document: dict, precision: str):
-    """Exports a float32 copy of `embedder` (whatever precision it trained in) as the next version under `out`."""
-    from embedder.export import export_saved_model
-    from embedder.sentence_embedder import SentenceEmbedder
-
-    with precision_policy("float32"):
-        model = with_dtype_policy(embedder.model, "float32")
-    portable = SentenceEmbedder(model, embedder.preprocessor, embedder.labels)
-    return portable, export_saved_model(portable, out, run_config=document)
 
 
 def train(
@@ -219,27 +208,21 @@ def train(
             verbose=verbose,
         )
     epochs_run = checkpoint.state["epochs_done"] - first_epoch
-    checkpoint.restore_best(classifier)
-
     extra.update(
         parameters=int(embedder.model.count_params()),
         train_examples=len(train_examples),
         dev_examples=len(dev_examples),
         labels=labels,
     )
-    result = TrainResult.from_checkpoint(
+    return finish_run(
         embedder,
+        classifier,
         checkpoint,
-        MONITOR,
+        config,
+        out,
+        monitor=MONITOR,
         wall_time_s=wall,
         train_tokens=count_tokens(train_ids) * epochs_run,
         extra=extra,
+        export=chief,
     )
-    if out is not None and chief:
-        result.embedder, result.version_dir = export_embedder(
-            embedder, out, run_config_document(config, result.summary()), config.precision
-        )
-        logger.info(
-            "exported %s (dev accuracy %.4f at epoch %s)", result.version_dir, result.dev_score or 0, result.best_epoch
-        )
-    return result

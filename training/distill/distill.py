@@ -153,15 +153,15 @@ def distill(
     from training.distill.losses import DistillationLoss, MeanCosine
     from training.distill.student import build_student
     from training.loop import (
-        TrainResult,
         count_tokens,
         default_work_dir,
+        finish_run,
         make_optimizer,
         prepare_work_dir,
         run_fit,
         seed_everything,
     )
-    from training.train import _vocabulary, export_embedder
+    from training.train import _vocabulary
     from training.word_vectors import apply_word_vectors
 
     if out is None and work_dir is None:
@@ -248,23 +248,18 @@ def distill(
             verbose=verbose,
         )
     epochs_run = checkpoint.state["epochs_done"] - first_epoch
-    checkpoint.restore_best(trainer)
     extra.update(
         parameters=int(student.model.count_params()), train_sentences=len(train_rows), vocabulary_size=len(vocabulary)
     )
-    result = TrainResult.from_checkpoint(
+    return finish_run(
         student,
+        trainer,
         checkpoint,
-        MONITOR,
+        config,
+        out,
+        monitor=MONITOR,
         wall_time_s=wall,
         train_tokens=count_tokens(train_ids) * epochs_run,
         extra=extra,
+        document=run_config_document,
     )
-    if out is not None:
-        result.embedder, result.version_dir = export_embedder(
-            student, out, run_config_document(config, result.summary()), "float32"
-        )
-        logger.info(
-            "exported %s (dev cosine %.4f at epoch %s)", result.version_dir, result.dev_score or 0, result.best_epoch
-        )
-    return result
