@@ -6,7 +6,7 @@
     index = open_index("index/")
     index.search(query_vectors, top_k=10, model=backend.info)   # [[{"corpus_id": 812, "score": 0.91}, ...]]
 
-The CLI over it is `embedder index`, `embedder search` and `embedder dedupe` (serving/search_cli.py); the details
+The CLI over it is `embedder index`, `embedder search` and `embedder dedupe` (embedder/cli/search.py); the details
 are in docs/SEARCH.md. This package imports numpy, FAISS (the `search` extra; not needed for exact search),
 pyarrow for Parquet inputs, and the corpus package's readers: no TensorFlow and no training code.
 """

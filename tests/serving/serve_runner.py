@@ -10,7 +10,7 @@ import sys
 
 import tensorflow  # noqa: F401 - imported before the blocker on purpose
 
-ALLOWED_EMBEDDER = {"embedder", "embedder.contract", "embedder.versions", "embedder.cli"}
+ALLOWED_EMBEDDER = {"embedder", "embedder.contract", "embedder.versions", "embedder.cli", "embedder.cli.serve"}
 
 
 class _BlockImports:
@@ -24,7 +24,7 @@ class _BlockImports:
 
 def main() -> int:
     sys.meta_path.insert(0, _BlockImports())
-    from serving import server_cli
+    from embedder.cli import serve as server_cli
 
     parser = argparse.ArgumentParser(prog="embedder")
     server_cli.register(parser.add_subparsers(dest="command"))

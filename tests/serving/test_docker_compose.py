@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from embedder.cli import build_parser
+from embedder.cli.serve import options_from_args
 from embedder.versions import numeric_versions
 from serving.server.config_files import (
     read_batching_parameters,
@@ -25,7 +26,6 @@ from serving.server.config_files import (
     read_monitoring_config,
 )
 from serving.server.model_server import ModelServer
-from serving.server_cli import options_from_args
 from tests.conftest import PROJECT_ROOT
 from tests.serving.server.helpers import Stubs, free_port, install_version, predict_request
 

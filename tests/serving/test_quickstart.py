@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedder.cli import main
-from serving.quickstart import (
+from embedder.cli.quickstart_demo import (
     DEMO_SENTENCES,
     QuickstartSettings,
     bundled_training_data,

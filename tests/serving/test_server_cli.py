@@ -14,8 +14,8 @@ import grpc
 import pytest
 
 from embedder.cli import CommandError, build_parser
+from embedder.cli.serve import options_from_args
 from serving.server.model_server import ServerOptions
-from serving.server_cli import options_from_args
 from tests.conftest import PROJECT_ROOT
 from tests.serving.server.helpers import Stubs, output, predict_request, rpc_error
 
@@ -166,4 +166,5 @@ def test_serve_over_tls_with_only_tensorflow_then_shut_down_on_sigterm(exported_
         "embedder.contract",
         "embedder.versions",
         "embedder.cli",
+        "embedder.cli.serve",
     }

@@ -52,7 +52,7 @@ def test_unknown_setting_and_differences():
 
 def test_finetune_flags_for_new_words():
     from embedder.cli import build_parser
-    from training.commands import _settings
+    from embedder.cli.train import _settings
     from training.config import FinetuneConfig
 
     base = ["finetune", "--from", "models/a", "--train", "t.tsv", "--out", "o"]

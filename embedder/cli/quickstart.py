@@ -6,7 +6,7 @@
     embedder quickstart --train bundled  # ... on the bundled TREC questions
     embedder quickstart --no-serve       # export if needed, call once, exit
 
-The steps are functions of `serving.quickstart`. TensorFlow is imported only when the server starts.
+The steps are functions of `embedder.cli.quickstart_demo`. TensorFlow is imported only when the server starts.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def run_quickstart(args: argparse.Namespace) -> int:
     import time
 
     from embedder.cli import CommandError
-    from serving.quickstart import (
+    from embedder.cli.quickstart_demo import (
         QuickstartSettings,
         bundled_training_data,
         demo,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-from training.commands import _key_values
+from embedder.cli.train import _key_values
 from training.distill.config import CACHE_DTYPES, LOSSES, OPTIMIZERS, SCHEDULES, STUDENT_ARCHITECTURES
 
 

@@ -81,7 +81,7 @@ SEARCH_QUERIES = (
 
 
 def bundled_training_data() -> Path:
-    """The bundled TREC training questions (see ``serving/quickstart_data/README.md`` for origin and terms)."""
+    """The bundled TREC training questions (see ``embedder/cli/quickstart_data/README.md`` for origin and terms)."""
     return Path(__file__).resolve().parent / "quickstart_data" / "trec" / "train.tsv"
 
 

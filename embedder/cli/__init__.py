@@ -1,30 +1,17 @@
-"""The `embedder` command: one entry point, one subcommand per verb.
+"""The `embedder` command: one entry point, one subcommand per verb, every one of them in this folder.
 
-Each subcommand lives beside the library code it drives, in a module with ``register(subparsers)``, which adds
-its parser and sets ``handler``. Modules are imported when the parser is built, so they must not import
-TensorFlow at module level: ``embedder --help`` and the client commands stay fast.
+The command line sits above the three libraries (`embedder`'s model code, `training`, `serving`): its modules
+import them, and nothing in them imports the command line (a test enforces the direction). Each module here has
+``register(subparsers)``, which adds its parser and sets ``handler``; it must not import TensorFlow at module
+level, so that ``embedder --help`` and the client commands stay fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
-
-#: Modules that register subcommands, in the order `--help` lists them.
-COMMAND_MODULES = (
-    "embedder.commands",  # info
-    "embedder.pretrained_cli",  # pretrained list | show | export | pack
-    "serving.quickstart_cli",  # quickstart (make run)
-    "training.commands",  # train, finetune, evaluate, explain
-    "training.distill_cli",  # distill
-    "serving.server_cli",  # serve
-    "serving.client_cli",  # embed
-    "serving.corpus_cli",  # embed-corpus
-    "serving.search_cli",  # index, search, dedupe
-)
 
 
 class CommandError(Exception):
@@ -38,13 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
+    from embedder.cli import distill, embed, embed_corpus, info, pretrained, quickstart, search, serve, train
+
+    # In the order `--help` lists them.
+    for module in (info, pretrained, quickstart, train, distill, serve, embed, embed_corpus, search):
         module.register(subparsers)
     return parser
 
