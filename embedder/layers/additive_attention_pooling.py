@@ -22,6 +22,9 @@ class AdditiveAttentionPooling(keras.layers.Layer):
         attention_units: width of the scoring MLP (d_a). Defaults to 128.
         query_dim: size of the learned global query, used when no query is passed. Defaults to
             `attention_units`.
+        query_features: width of the external query the layer is steered by, or None for a layer without one.
+            Set from the query on the first call; recorded in the config so that a saved layer reloads with its
+            query projection. Defaults to None.
         **kwargs: passed to `keras.layers.Layer`.
 
     Call arguments:
@@ -44,13 +47,18 @@ class AdditiveAttentionPooling(keras.layers.Layer):
         Yang et al. (2016), Hierarchical Attention Networks for Document Classification.
     """
 
-    def __init__(self, attention_units: int = 128, query_dim: int | None = None, **kwargs):
+    def __init__(
+        self, attention_units: int = 128, query_dim: int | None = None, query_features: int | None = None, **kwargs
+    ):
         check_positive_int("attention_units", attention_units)
         if query_dim is not None:
             check_positive_int("query_dim", query_dim)
+        if query_features is not None:
+            check_positive_int("query_features", query_features)
         super().__init__(**kwargs)
         self.attention_units = attention_units
         self.query_dim = query_dim
+        self.query_features = query_features
         self.supports_masking = True
 
     def build(self, inputs_shape, query_shape=None):
@@ -69,8 +77,15 @@ class AdditiveAttentionPooling(keras.layers.Layer):
             initializer="glorot_uniform",
         )
         if query_shape is not None:
+            if self.query_features is not None and query_shape[-1] != self.query_features:
+                raise ValueError(
+                    f"`AdditiveAttentionPooling` was configured for queries of {self.query_features} features; "
+                    f"received a query of shape {tuple(query_shape)}."
+                )
+            self.query_features = int(query_shape[-1])
+        if self.query_features is not None:  # also on reload, where Keras builds from the states' shape alone
             self.query_projection = self.add_weight(
-                name="query_projection", shape=(query_shape[-1], self.attention_units), initializer="glorot_uniform"
+                name="query_projection", shape=(self.query_features, self.attention_units), initializer="glorot_uniform"
             )
         self.score_vector = self.add_weight(
             name="score_vector", shape=(self.attention_units,), initializer="glorot_uniform"
@@ -100,5 +115,6 @@ class AdditiveAttentionPooling(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"attention_units": self.attention_units, "query_dim": self.query_dim})
+        config.update(attention_units=self.attention_units, query_dim=self.query_dim)
+        config.update(query_features=self.query_features)
         return config

@@ -86,7 +86,28 @@ def test_padding_does_not_change_output():
     np.testing.assert_allclose(context, padded_context, atol=1e-6)
 
 
-@pytest.mark.parametrize("argument", ["attention_units", "query_dim"])
+@pytest.mark.parametrize("argument", ["attention_units", "query_dim", "query_features"])
 def test_bad_arguments(argument):
     with pytest.raises(ValueError, match=f"invalid value for argument `{argument}`, expected a positive integer"):
         AdditiveAttentionPooling(**{"attention_units": 4, argument: 0})
+
+
+def test_a_layer_built_with_a_query_survives_save_and_reload(tmp_path):
+    import keras
+
+    states_in, query_in = keras.Input((6, 5)), keras.Input((3,))
+    context, weights = AdditiveAttentionPooling(attention_units=4, name="pool")(states_in, query=query_in)
+    model = keras.Model([states_in, query_in], [context, weights])
+    assert model.get_layer("pool").get_config()["query_features"] == 3
+    states = RNG.normal(size=(2, 6, 5)).astype("float32")
+    query = RNG.normal(size=(2, 3)).astype("float32")
+    model.save(tmp_path / "pool.keras")
+    reloaded = keras.saving.load_model(tmp_path / "pool.keras")
+    for mine, theirs in zip(model.predict([states, query], verbose=0), reloaded.predict([states, query], verbose=0)):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
+
+
+def test_a_query_of_another_width_is_refused():
+    layer = AdditiveAttentionPooling(attention_units=4, query_features=3)
+    with pytest.raises(ValueError, match="configured for queries of 3 features"):
+        layer(RNG.normal(size=(2, 6, 5)).astype("float32"), query=RNG.normal(size=(2, 7)).astype("float32"))
