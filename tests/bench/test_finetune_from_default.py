@@ -1,0 +1,24 @@
+"""bench/finetune_from_default.py's summary: mean ± std per arm, and whether each arm beats the scratch baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import finetune_from_default as bench
+
+
+def test_summary_compares_every_arm_with_the_scratch_baseline():
+    rows = [{"task": "trec", "config": bench.SCRATCH, "test_accuracy": a} for a in (0.90, 0.91, 0.89)] + [
+        {"task": "trec", "config": bench.DEFAULT, "test_accuracy": a} for a in (0.88, 0.89, 0.90)
+    ]
+    summary = bench.summary(rows)["trec"]
+    assert summary[bench.SCRATCH]["mean"] == pytest.approx(90.0) and summary[bench.SCRATCH]["seeds"] == 3
+    assert summary[bench.DEFAULT]["std"] == pytest.approx(1.0)
+    assert summary["beats_scratch"] == {bench.DEFAULT: False}
+
+
+def test_candidates_are_complete_finetune_settings():
+    from training.config import FinetuneConfig
+
+    for settings in bench.CANDIDATES.values():
+        FinetuneConfig(source="models/x", train_path="train.tsv", **settings)  # every key is a real setting
