@@ -559,6 +559,25 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+def _sweep_table(ann_results: dict, key: str, setting: str, label: str, title: str) -> list[str]:
+    """The rows of every index that measured a sweep of one search setting (`key` in its results), or nothing."""
+    sweeps = {name: row[key] for name, row in ann_results["indexes"].items() if key in row}
+    if not sweeps:
+        return []
+    lines = ["", title, ""]
+    lines += [f"| kind/quantize | {label} | batched q/s wall / CPU | single p50 ms wall / CPU "]
+    lines[-1] += "| single p99 ms wall / CPU | recall@10 |"
+    lines += ["|---|---|---|---|---|---|"]
+    for name, sweep in sweeps.items():
+        for p in sweep:
+            lines.append(
+                f"| {name} | {p[setting]} | {p['batched_qps']:,.0f} / {p['batched_cpu_qps']:,.0f} | "
+                f"{p['p50_ms']:.2f} / {p['cpu_p50_ms']:.2f} | {p['p99_ms']:.2f} / {p['cpu_p99_ms']:.2f} | "
+                f"{p['recall_at_10']:.3f} |"
+            )
+    return lines
+
+
 def ann_lines(results: dict) -> list[str]:
     vectors, ann_results = results.get("vectors", {}), results["ann"]
     lines = [
@@ -589,32 +608,15 @@ def ann_lines(results: dict) -> list[str]:
             f"{row['p50_ms']:.2f} / {row['cpu_p50_ms']:.2f} | {row['p99_ms']:.2f} / {row['cpu_p99_ms']:.2f} | "
             f"{row['recall_at_10']:.3f} |"
         )
-    sweeps = {name: row["ef_search_sweep"] for name, row in ann_results["indexes"].items() if "ef_search_sweep" in row}
-    if sweeps:
-        lines += ["", "HNSW at larger efSearch (same indexes):", ""]
-        lines += ["| kind/quantize | efSearch | batched q/s wall / CPU | single p50 ms wall / CPU "]
-        lines[-1] += "| single p99 ms wall / CPU | recall@10 |"
-        lines += ["|---|---|---|---|---|---|"]
-        for name, sweep in sweeps.items():
-            for p in sweep:
-                lines.append(
-                    f"| {name} | {p['ef_search']} | {p['batched_qps']:,.0f} / {p['batched_cpu_qps']:,.0f} | "
-                    f"{p['p50_ms']:.2f} / {p['cpu_p50_ms']:.2f} | {p['p99_ms']:.2f} / {p['cpu_p99_ms']:.2f} | "
-                    f"{p['recall_at_10']:.3f} |"
-                )
-    rescoring = {name: row["rescore_sweep"] for name, row in ann_results["indexes"].items() if "rescore_sweep" in row}
-    if rescoring:
-        lines += ["", "Binary kinds rescoring more candidates (`--rescore-multiplier`; default 4 above):", ""]
-        lines += ["| kind/quantize | multiplier | batched q/s wall / CPU | single p50 ms wall / CPU "]
-        lines[-1] += "| single p99 ms wall / CPU | recall@10 |"
-        lines += ["|---|---|---|---|---|---|"]
-        for name, sweep in rescoring.items():
-            for p in sweep:
-                lines.append(
-                    f"| {name} | {p['rescore_multiplier']} | {p['batched_qps']:,.0f} / {p['batched_cpu_qps']:,.0f} | "
-                    f"{p['p50_ms']:.2f} / {p['cpu_p50_ms']:.2f} | {p['p99_ms']:.2f} / {p['cpu_p99_ms']:.2f} | "
-                    f"{p['recall_at_10']:.3f} |"
-                )
+    hnsw_title = "HNSW at larger efSearch (same indexes):"
+    lines += _sweep_table(ann_results, "ef_search_sweep", "ef_search", "efSearch", hnsw_title)
+    lines += _sweep_table(
+        ann_results,
+        "rescore_sweep",
+        "rescore_multiplier",
+        "multiplier",
+        "Binary kinds rescoring more candidates (`--rescore-multiplier`; default 4 above):",
+    )
     return lines
 
 
