@@ -36,6 +36,9 @@ sys.path.insert(0, str(ROOT))
 from bench import compare  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "finetune-from-default.json"
+DOC = ROOT / "docs" / "PRETRAINED.md"
+BEGIN = "<!-- finetune:begin (written by bench/finetune_from_default.py; edits inside are overwritten) -->"
+END = "<!-- finetune:end -->"
 SCRATCH = "from scratch: classic + GloVe (best measured)"
 DEFAULT = "from default (finetune --from default)"
 FINETUNE = dict(epochs=8, batch_size=32, learning_rate=1e-3, patience=3, freeze_epochs=1)
@@ -105,6 +108,34 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
+def table(document: dict) -> str:
+    """Test accuracy per task and arm (mean ± std over seeds), and whether the arm beats the scratch baseline."""
+    lines = ["| task | arm | test accuracy % (mean ± std) | seeds | beats scratch |", "|---|---|---|---|---|"]
+    for task, arms in sorted(document.get("summary", {}).items()):
+        beats = arms.get("beats_scratch", {})
+        for arm, numbers in arms.items():
+            if arm == "beats_scratch":
+                continue
+            verdict = "–" if arm == SCRATCH else ("yes" if beats.get(arm) else "**no**")
+            lines.append(
+                f"| {task} | {arm} | {numbers['mean']:.1f} ± {numbers['std']:.1f} | {numbers['seeds']} | {verdict} |"
+            )
+    for task, trials in sorted(document.get("dev_selection", {}).items()):
+        chosen = max(trials, key=lambda name: trials[name]["dev_accuracy"])
+        tried = ", ".join(f"{name} {t['dev_accuracy'] * 100:.1f}" for name, t in trials.items())
+        lines.append("")
+        lines.append(f"{task}: dev accuracy of each candidate, seed 0: {tried}; chosen: {chosen}.")
+    return "\n".join(lines)
+
+
+def write_doc(document: dict, doc: Path = DOC) -> None:
+    text = doc.read_text("utf-8")
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{doc} lacks the markers {BEGIN!r} … {END!r}")
+    head, rest = text.split(BEGIN, 1)
+    doc.write_text(f"{head}{BEGIN}\n{table(document)}\n{END}{rest.split(END, 1)[1]}", "utf-8")
+
+
 def save(document: dict, out: Path) -> None:
     document["summary"] = summary(document["rows"])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
                     save(document, out)
             if args.select_on_dev:
                 select_on_dev(document, task, files, seeds, args.quick, work, out)
-    print(json.dumps(document.get("summary", {}), indent=1))
+    if not args.quick and out == RESULTS:
+        write_doc(document)
+    print(table(document))
     return 0
 
 

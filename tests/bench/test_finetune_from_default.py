@@ -22,3 +22,12 @@ def test_candidates_are_complete_finetune_settings():
 
     for settings in bench.CANDIDATES.values():
         FinetuneConfig(source="models/x", train_path="train.tsv", **settings)  # every key is a real setting
+
+
+def test_pretrained_doc_shows_the_json_table():
+    import json
+
+    document = json.loads(bench.RESULTS.read_text())
+    assert not document["quick"] and {"trec", "sst2"} <= set(document["summary"])
+    section = bench.DOC.read_text("utf-8").split(bench.BEGIN, 1)[1].split(bench.END, 1)[0].strip()
+    assert section == bench.table(document)
