@@ -96,12 +96,14 @@ def check_keras(version: str | None = None) -> None:
 def prepare_fit(model: keras.Model) -> None:
     """Installs, on `model` and only where its strategy needs them, the build and logging patches."""
     strategy = model.distribute_strategy
-    if strategy.num_replicas_in_sync == 1 and not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    replicated = strategy.num_replicas_in_sync > 1
+    if not (multi_worker or replicated):
         return
     check_keras()
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if multi_worker:
         _patch_multi_worker_logs()
-    if strategy.num_replicas_in_sync > 1:
+    if replicated:
         model._maybe_symbolic_build = lambda iterator=None, data_batch=None: _build_from_local_batch(  # noqa: SLF001
             model, iterator, data_batch
         )
@@ -146,6 +148,17 @@ def clipping_after_all_reduce(base: type) -> type:
     return _CLIPPING_CLASSES[base]
 
 
+def _local_values(strategy, structure):
+    """`structure` with each distributed value replaced by this replica's own (the first local) value."""
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    return tf.nest.map_structure(local, structure)
+
+
 def _build_from_local_batch(model: keras.Model, iterator=None, data_batch=None) -> None:
     """Replaces Keras's `_maybe_symbolic_build` on a model trained over several replicas.
 
@@ -159,14 +172,8 @@ def _build_from_local_batch(model: keras.Model, iterator=None, data_batch=None) 
         for _, _, batches in iterator:
             data_batch = next(batches)
             break
-
-    def local(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
     with strategy.scope():
-        model._symbolic_build(data_batch=tf.nest.map_structure(local, data_batch))  # noqa: SLF001
+        model._symbolic_build(data_batch=_local_values(strategy, data_batch))  # noqa: SLF001
 
 
 def _patch_multi_worker_logs() -> None:
@@ -184,13 +191,7 @@ def _patch_multi_worker_logs() -> None:
 
     def reduce_per_replica(values, strategy, reduction):
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and reduction in ("auto", "mean"):
-
-            def local(value):
-                if isinstance(value, tf.distribute.DistributedValues):
-                    return strategy.experimental_local_results(value)[0]
-                return value
-
-            return tf.nest.map_structure(local, values)
+            return _local_values(strategy, values)
         return original(values, strategy, reduction)
 
     reduce_per_replica.patched_for_multi_worker = True
