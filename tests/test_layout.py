@@ -3,7 +3,11 @@
     embedder/cli/  ->  training/, serving/, embedder/ (the model code)
     training/      ->  embedder/ (the model code)
     serving/       ->  embedder/ (the contract, the model code where it serves)
-    serving/client/  ->  grpc, protobuf, numpy, embedder.contract (tests/serving/client/test_client.py)
+    serving/client/  ->  grpc, protobuf, numpy, embedder.contract, embedder.validation
+                         (tests/serving/client/test_client.py)
+
+`embedder.contract` and `embedder.validation` sit below everything: the standard library only (and numpy, which
+the client has anyway, for the contract's `l2_normalize`).
 
 Imports inside functions count too: they are how a module defers an import, not how it escapes the rule.
 """
@@ -78,3 +82,11 @@ def test_the_rule_sees_imports_inside_functions(tmp_path):
     path.write_text("def f():\n    from training.train import train\n    import serving.server\n")
     found = touches(imported_modules(path), ("training", "serving"))
     assert found == ["serving.server", "training.train", "training.train.train"]
+
+
+@pytest.mark.parametrize("module, allowed", [("embedder/contract.py", {"numpy"}), ("embedder/validation.py", set())])
+def test_the_modules_below_everything_use_the_standard_library_only(module, allowed):
+    import sys
+
+    roots = {n.split(".")[0] for n in imported_modules(ROOT / module)}
+    assert sorted(roots - set(sys.stdlib_module_names) - {"__future__"} - allowed) == []

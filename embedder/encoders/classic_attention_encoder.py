@@ -7,7 +7,7 @@ from keras import ops
 
 from embedder.encoders.sentence_encoder import RecurrentSentenceEncoder
 from embedder.layers.additive_attention_pooling import AdditiveAttentionPooling
-from embedder.layers.validation import check_positive_int
+from embedder.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="embedder")

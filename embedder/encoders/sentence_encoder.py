@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from embedder.layers.validation import check_choice, check_non_negative_int, check_positive_int, check_rate
+from embedder.validation import check_choice, check_non_negative_int, check_positive_int, check_rate
 
 RNN_TYPES = ("lstm", "gru")
 

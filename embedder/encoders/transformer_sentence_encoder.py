@@ -12,7 +12,7 @@ from embedder.layers.masked_pooling import MaskedMeanPooling
 from embedder.layers.position_embedding import PositionEmbedding
 from embedder.layers.sine_position_encoding import SinePositionEncoding
 from embedder.layers.transformer_encoder_block import TransformerEncoderBlock
-from embedder.layers.validation import check_choice, check_positive_int
+from embedder.validation import check_choice, check_positive_int
 
 POSITION_ENCODINGS = ("sinusoidal", "learned")
 POOLINGS = ("mean", "cls")

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from embedder.layers.masked_softmax import masked_softmax
-from embedder.layers.validation import check_positive_int
+from embedder.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="embedder")

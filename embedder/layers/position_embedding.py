@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from embedder.layers.validation import check_positive_int
+from embedder.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="embedder")

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from embedder.layers.masked_softmax import masked_softmax
-from embedder.layers.validation import check_choice, check_positive_int
+from embedder.validation import check_choice, check_positive_int
 
 HOP_POOLINGS = ("flatten", "mean")
 #: "frobenius": ‖AAᵀ − I‖_F as Lin et al.'s released code computes it; "squared": ‖AAᵀ − I‖²_F.
