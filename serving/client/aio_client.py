@@ -27,7 +27,7 @@ class AsyncEmbeddingClient(ClientBase):
     and results.
     """
 
-    def __init__(self, target: str, model: str, **kwargs):
+    def __init__(self, target: str | Sequence[str], model: str, **kwargs):
         super().__init__(target, model, **kwargs)
         self._channel: grpc.aio.Channel | None = None
         self._callables: dict = {}
@@ -40,9 +40,11 @@ class AsyncEmbeddingClient(ClientBase):
         if self._channel is None:
             # Created on first use, so that the channel binds to the loop that runs the calls.
             if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(self.target, options=self._channel_options)
+                self._channel = grpc.aio.insecure_channel(self._target.uri, options=self._channel_options)
             else:
-                self._channel = grpc.aio.secure_channel(self.target, self._credentials, options=self._channel_options)
+                self._channel = grpc.aio.secure_channel(
+                    self._target.uri, self._credentials, options=self._channel_options
+                )
             self._callables = {
                 path: self._channel.unary_unary(
                     path, request_serializer=request.SerializeToString, response_deserializer=response.FromString

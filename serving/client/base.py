@@ -30,6 +30,7 @@ from serving.client.results import (
     VersionStatus,
 )
 from serving.client.retry_policy import RetryPolicy
+from serving.client.targets import channel_target, load_balancing_options
 from serving.client.tensor_codec import encode_text, string_tensor, to_numpy
 
 #: gRPC's default limit on a received message, which is what a server (TF Serving's and ours) accepts by default.
@@ -118,7 +119,7 @@ class ClientBase:
 
     def __init__(
         self,
-        target: str,
+        target: str | Sequence[str],
         model: str,
         *,
         signature: str = contract.SIGNATURE_EMBED,
@@ -133,9 +134,9 @@ class ClientBase:
         max_in_flight: int = 4,
         retry: RetryPolicy | None = None,
         channel_options: Sequence[tuple[str, Any]] = (),
+        load_balancing: str | None = None,
     ):
-        if not isinstance(target, str) or not target.strip():
-            raise _invalid("target", "a 'host:port' string", target)
+        self._target = channel_target(target)
         if not isinstance(model, str) or not model:
             raise _invalid("model", "a non-empty model name", model)
         if not isinstance(signature, str) or not signature:
@@ -158,7 +159,7 @@ class ClientBase:
             raise _invalid("max_message_bytes", "more than 2048 bytes", max_message_bytes)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise _invalid("retry", "None or a RetryPolicy", retry)
-        self.target = target
+        self.target = self._target.display
         self.model = model
         self.signature = signature
         self.version = check_version(version)
@@ -169,7 +170,9 @@ class ClientBase:
         self.max_in_flight = int(max_in_flight)
         self.retry = retry if retry is not None else RetryPolicy()
         self._credentials = self._make_credentials(tls, root_certificates)
-        self._channel_options = self._make_channel_options(tls_server_name, channel_options)
+        self._channel_options = self._make_channel_options(
+            tls_server_name, {**load_balancing_options(self._target, load_balancing), **dict(channel_options)}
+        )
 
     def __repr__(self) -> str:
         version = self.version if self.version_label is None else repr(self.version_label)

@@ -35,7 +35,9 @@ class EmbeddingClient(ClientBase):
     """A blocking client of one served embedding model; owns one gRPC channel. Thread-safe.
 
     Args:
-        target: the server's ``host:port`` (TF Serving's gRPC port, 8500 by default).
+        target: the server's ``host:port`` (TF Serving's gRPC port, 8500 by default); or several replicas, as a list
+            of ``host:port`` or a ``dns:///name:port`` that resolves to them, balanced round-robin (see
+            `serving.client.targets`; with TLS, pass `tls_server_name` too).
         model: the model name (TF Serving's ``--model_name`` or a ``models.config`` entry).
         signature: the signature `embed` runs. Defaults to ``serving_default``.
         version: the version number every call asks for; None asks for the latest the server has (0 is a
@@ -51,17 +53,19 @@ class EmbeddingClient(ClientBase):
         max_in_flight: requests of one call sent at the same time. Defaults to 4.
         retry: the `RetryPolicy` for UNAVAILABLE and RESOURCE_EXHAUSTED. Defaults to `RetryPolicy()` (5 tries).
         channel_options: extra gRPC channel options, e.g. ``[("grpc.keepalive_time_ms", 10000)]``.
+        load_balancing: "round_robin" or "pick_first"; None balances round-robin over replicas and leaves one
+            server's channel at gRPC's default. Defaults to None.
 
     Raises:
         ValueError: an argument is invalid (the message names it).
     """
 
-    def __init__(self, target: str, model: str, **kwargs):
+    def __init__(self, target: str | Sequence[str], model: str, **kwargs):
         super().__init__(target, model, **kwargs)
         if self._credentials is None:
-            self._channel = grpc.insecure_channel(self.target, options=self._channel_options)
+            self._channel = grpc.insecure_channel(self._target.uri, options=self._channel_options)
         else:
-            self._channel = grpc.secure_channel(self.target, self._credentials, options=self._channel_options)
+            self._channel = grpc.secure_channel(self._target.uri, self._credentials, options=self._channel_options)
         self._callables = {
             path: self._channel.unary_unary(
                 path, request_serializer=request.SerializeToString, response_deserializer=response.FromString

@@ -1,9 +1,11 @@
 """When and how long the light client waits before trying an RPC again.
 
-Only UNAVAILABLE (server down, restarting, or its batching queue full) and RESOURCE_EXHAUSTED (overloaded) are
-retried: TF Serving's Predict, GetModelMetadata and GetModelStatus have no side effects, so a retry is safe, and
-every other status means the same request would fail again. Waits grow exponentially with random jitter (so many
-clients that failed together do not retry together) and never run past the call's deadline.
+Only UNAVAILABLE (server down, restarting, or its batching queue full), RESOURCE_EXHAUSTED (overloaded) and
+CANCELLED (a server shutting down cancels the calls it holds, with an HTTP/2 GOAWAY; the client itself never
+cancels a call it still waits for) are retried: TF Serving's Predict, GetModelMetadata and GetModelStatus have no
+side effects, so a retry is safe, and every other status means the same request would fail again. Waits grow
+exponentially with random jitter (so many clients that failed together do not retry together) and never run past
+the call's deadline.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import random
 
 import grpc
 
-RETRYABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+RETRYABLE_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED}
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ def test_only_transient_codes_are_retried_and_attempts_are_bounded():
     policy = RetryPolicy(max_attempts=3)
     assert policy.should_retry(grpc.StatusCode.UNAVAILABLE, "down", 1)
     assert policy.should_retry(grpc.StatusCode.RESOURCE_EXHAUSTED, "queue full", 2)
+    assert policy.should_retry(grpc.StatusCode.CANCELLED, "Cancelling all calls", 1)  # a server shutting down
     assert not policy.should_retry(grpc.StatusCode.UNAVAILABLE, "down", 3)
     assert not policy.should_retry(grpc.StatusCode.INVALID_ARGUMENT, "bad", 1)
     assert not policy.should_retry(grpc.StatusCode.DEADLINE_EXCEEDED, "slow", 1)
