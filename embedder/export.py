@@ -24,6 +24,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from embedder import contract
+from embedder.validation import check_non_negative_int
 from embedder.versions import numeric_versions
 
 #: Sentences replayed by the warm-up file, so the first real request does not pay for tracing.
@@ -76,11 +77,7 @@ def export_saved_model(
     base.mkdir(parents=True, exist_ok=True)
     if version is None:
         version = (numeric_versions(base) or [0])[-1] + 1
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise ValueError(
-            f"Received an invalid value for argument `version`, expected a non-negative integer. "
-            f"Received: version={version!r}"
-        )
+    check_non_negative_int("version", version)
     target = base / str(version)
     if target.exists():
         raise FileExistsError(f"Version {version} already exists at {target}; pick another version.")

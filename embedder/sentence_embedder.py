@@ -23,6 +23,7 @@ from embedder import contract
 from embedder.encoders.factory import architecture_of, build_encoder, build_model, get_encoder
 from embedder.serving_module import ServingModule
 from embedder.text_preprocessor import TextPreprocessor
+from embedder.validation import check_choice, check_positive_int
 
 _MISSING = object()
 
@@ -47,14 +48,6 @@ def _check_texts(sentences) -> tuple[list[str], bool]:
         if not isinstance(s, (str, bytes)):
             raise TypeError(f"Expected strings, received {type(s).__name__} at position {i}.")
     return list(sentences), False
-
-
-def _check_batch_size(batch_size) -> None:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-        raise ValueError(
-            "Received an invalid value for argument `batch_size`, expected a positive integer. "
-            f"Received: batch_size={batch_size!r}"
-        )
 
 
 class SentenceEmbedder:
@@ -211,12 +204,8 @@ class SentenceEmbedder:
         Returns:
             (n, dim) array, or (dim,) for a single string.
         """
-        if precision not in ("float32", "float16"):
-            raise ValueError(
-                f"Received an invalid value for argument `precision`, expected one of 'float32', 'float16'. "
-                f"Received: precision={precision!r}"
-            )
-        _check_batch_size(batch_size)
+        check_choice("precision", precision, ("float32", "float16"))
+        check_positive_int("batch_size", batch_size)
         texts, single = _check_texts(sentences)
         result = np.zeros((len(texts), self.embedding_dim), dtype=np.float32)
         module = self.serving_module()
@@ -231,7 +220,7 @@ class SentenceEmbedder:
         """Class probabilities, (n, classes) (or (classes,) for one string), in the order of `labels`."""
         if not self.labels:
             raise ValueError("This model has no classification head; fine-tune it on labelled data first.")
-        _check_batch_size(batch_size)
+        check_positive_int("batch_size", batch_size)
         texts, single = _check_texts(sentences)
         result = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         module = self.serving_module()

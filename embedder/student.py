@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import keras
 
 from embedder import contract
+from embedder.validation import check_positive_int
 
 #: Name of the projection layer (and of the weights inside the saved Keras model).
 TEACHER_PROJECTION = "teacher_projection"
@@ -32,11 +33,7 @@ def student_model(encoder, teacher_dim: int) -> keras.Model:
     """Token ids (batch, length) → {"embedding": (batch, teacher_dim), "attention": (batch, rows, length)}."""
     from embedder.encoders.factory import TOKEN_IDS
 
-    if isinstance(teacher_dim, bool) or not isinstance(teacher_dim, int) or teacher_dim <= 0:
-        raise ValueError(
-            "Received an invalid value for argument `teacher_dim`, expected a positive integer. "
-            f"Received: teacher_dim={teacher_dim!r}"
-        )
+    check_positive_int("teacher_dim", teacher_dim)
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS)
     pooled, attention = encoder(token_ids)  # (B, encoder dim), (B, rows, T)
     embedding = keras.layers.Dense(teacher_dim, name=TEACHER_PROJECTION)(pooled)  # (B, teacher_dim)

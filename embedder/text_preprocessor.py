@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 import tensorflow as tf
 
 from embedder import contract
+from embedder.validation import check_positive_int, invalid
 
 PAD_TOKEN = ""
 UNK_TOKEN = "[UNK]"
@@ -36,14 +37,6 @@ PAD_ID, UNK_ID, EMPTY_ID = 0, 1, 2
 _PUNCTUATION = contract.TOKEN_PUNCTUATION_PATTERN
 _NEGATION = contract.TOKEN_NEGATION_PATTERN
 _CLITIC = contract.TOKEN_CLITIC_PATTERN
-
-
-def _check_max_length(max_length: int) -> None:
-    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length <= 0:
-        raise ValueError(
-            "Received an invalid value for argument `max_length`, expected a positive integer. "
-            f"Received: max_length={max_length!r}"
-        )
 
 
 def standardize(texts: tf.Tensor, lowercase: bool = True) -> tf.Tensor:
@@ -94,12 +87,14 @@ class TextPreprocessor(tf.Module):
 
     def __init__(self, vocabulary: Sequence[str], max_length: int = 128, lowercase: bool = True, name=None):
         super().__init__(name=name)
-        _check_max_length(max_length)
+        check_positive_int("max_length", max_length)
         vocabulary = list(vocabulary)
         if tuple(vocabulary[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
-            raise ValueError(
-                "Received an invalid value for argument `vocabulary`, expected a list starting with the reserved "
-                f"tokens {list(RESERVED_TOKENS)}. Received: vocabulary[:3]={vocabulary[:3]!r}"
+            raise invalid(
+                "vocabulary",
+                f"a list starting with the reserved tokens {list(RESERVED_TOKENS)}",
+                vocabulary[:3],
+                shown="vocabulary[:3]",
             )
         if len(set(vocabulary)) != len(vocabulary):
             duplicates = sorted(w for w, c in Counter(vocabulary).items() if c > 1)[:5]
@@ -176,10 +171,7 @@ def build_vocabulary(
             pretrained embedding, so that test-time words the training data never saw still have a vector).
     """
     if max_size is not None and max_size <= len(RESERVED_TOKENS):
-        raise ValueError(
-            "Received an invalid value for argument `max_size`, expected an integer above "
-            f"{len(RESERVED_TOKENS)}. Received: max_size={max_size!r}"
-        )
+        raise invalid("max_size", f"an integer above {len(RESERVED_TOKENS)}", max_size)
     counts = texts if isinstance(texts, Counter) else count_words(texts, lowercase)
     vocabulary = list(RESERVED_TOKENS)
     seen = set(vocabulary)

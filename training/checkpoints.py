@@ -21,6 +21,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from embedder.validation import check_choice
+
 STATE_FILE = "state.json"
 
 
@@ -76,10 +78,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         write: bool = True,
     ):
         super().__init__()
-        if mode not in ("max", "min"):
-            raise ValueError(
-                f"Received an invalid value for argument `mode`, expected 'max' or 'min'. Received: mode={mode!r}"
-            )
+        check_choice("mode", mode, ("max", "min"))
         self.directory = Path(directory)
         self.monitor = monitor
         self.mode = mode

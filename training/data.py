@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_choice, check_number
+
 FORMATS = ("tsv", "csv", "jsonl")
 _SUFFIXES = {".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -76,11 +78,7 @@ class ScoredPairs:
 def detect_format(path: str | Path, file_format: str | None = None) -> str:
     """The format of `path`: `file_format` when given, else from the suffix (a ``.gz`` suffix is not supported)."""
     if file_format is not None:
-        if file_format not in FORMATS:
-            raise ValueError(
-                f"Received an invalid value for argument `file_format`, expected one of {', '.join(FORMATS)}. "
-                f"Received: file_format={file_format!r}"
-            )
+        check_choice("file_format", file_format, FORMATS)
         return file_format
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
@@ -241,14 +239,6 @@ def check_dev_labels(train: LabelledExamples, dev: LabelledExamples, dev_path: s
         )
 
 
-def _check_fraction(fraction: float) -> None:
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-        raise ValueError(
-            "Received an invalid value for argument `fraction`, expected a number strictly between 0 and 1. "
-            f"Received: fraction={fraction!r}"
-        )
-
-
 def split_holdout(examples, fraction: float = 0.1, seed: int = 0):
     """Splits examples into (train, dev) with a seeded random hold-out of `fraction` of them.
 
@@ -263,7 +253,7 @@ def split_holdout(examples, fraction: float = 0.1, seed: int = 0):
     Returns:
         ``(train, dev)`` of the same type as `examples`.
     """
-    _check_fraction(fraction)
+    check_number("fraction", fraction, minimum=0, maximum=1, strict=True)
     rng = np.random.default_rng(seed)
     if isinstance(examples, LabelledExamples):
         labels = np.array(examples.labels)

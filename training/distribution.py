@@ -19,6 +19,7 @@ import os
 
 import tensorflow as tf
 
+from embedder.validation import check_choice
 from training.config import DISTRIBUTIONS
 
 
@@ -35,11 +36,7 @@ def _cluster_tasks() -> int:
 
 def resolve_distribution(distribution: str = "auto") -> str:
     """The concrete choice ("none", "mirrored" or "multi_worker") that `distribution` stands for here."""
-    if distribution not in DISTRIBUTIONS:
-        raise ValueError(
-            "Received an invalid value for argument `distribution`, expected one of "
-            f"{', '.join(map(repr, DISTRIBUTIONS))}. Received: distribution={distribution!r}"
-        )
+    check_choice("distribution", distribution, DISTRIBUTIONS)
     if distribution != "auto":
         return distribution
     if _cluster_tasks() > 1:

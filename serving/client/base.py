@@ -18,6 +18,7 @@ import grpc
 import numpy as np
 
 from embedder import contract
+from embedder.validation import invalid, is_int
 from serving.client import schema as pb
 from serving.client.errors import EmbeddingError, ServerError, error_for
 from serving.client.request_chunks import assemble, plan_chunks
@@ -56,14 +57,9 @@ class _Default:
 DEFAULT: Any = _Default()
 
 
-def _invalid(name: str, expected: str, value) -> ValueError:
-    return ValueError(
-        f"Received an invalid value for argument `{name}`, expected {expected}. Received: {name}={value!r}"
-    )
-
-
 def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    """`embedder.validation.is_int`, numpy integers included (versions read from arrays, e.g. a response's)."""
+    return is_int(value) or isinstance(value, np.integer)
 
 
 def check_version(value, name: str = "version") -> int | None:
@@ -71,7 +67,7 @@ def check_version(value, name: str = "version") -> int | None:
     if value is None:
         return None
     if not _is_int(value) or value < 0:
-        raise _invalid(name, "None or a non-negative integer", value)
+        raise invalid(name, "None or a non-negative integer", value)
     return int(value)
 
 
@@ -79,7 +75,7 @@ def check_timeout(value, name: str = "timeout") -> float | None:
     if value is None:
         return None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise _invalid(name, "None or a positive number of seconds", value)
+        raise invalid(name, "None or a positive number of seconds", value)
     return float(value)
 
 
@@ -138,27 +134,27 @@ class ClientBase:
     ):
         self._target = channel_target(target)
         if not isinstance(model, str) or not model:
-            raise _invalid("model", "a non-empty model name", model)
+            raise invalid("model", "a non-empty model name", model)
         if not isinstance(signature, str) or not signature:
-            raise _invalid("signature", "a non-empty signature name", signature)
+            raise invalid("signature", "a non-empty signature name", signature)
         if version is not None and version_label is not None:
             raise ValueError(
                 "Received both `version` and `version_label`; pass at most one. "
                 f"Received: version={version!r}, version_label={version_label!r}"
             )
         if version_label is not None and (not isinstance(version_label, str) or not version_label):
-            raise _invalid("version_label", "None or a non-empty string", version_label)
+            raise invalid("version_label", "None or a non-empty string", version_label)
         for name, value in (
             ("max_batch_size", max_batch_size),
             ("max_message_bytes", max_message_bytes),
             ("max_in_flight", max_in_flight),
         ):
             if not _is_int(value) or value < 1:
-                raise _invalid(name, "a positive integer", value)
+                raise invalid(name, "a positive integer", value)
         if max_message_bytes <= 2 * 1024:
-            raise _invalid("max_message_bytes", "more than 2048 bytes", max_message_bytes)
+            raise invalid("max_message_bytes", "more than 2048 bytes", max_message_bytes)
         if retry is not None and not isinstance(retry, RetryPolicy):
-            raise _invalid("retry", "None or a RetryPolicy", retry)
+            raise invalid("retry", "None or a RetryPolicy", retry)
         self.target = self._target.display
         self.model = model
         self.signature = signature
@@ -182,14 +178,14 @@ class ClientBase:
     @staticmethod
     def _make_credentials(tls: bool, root_certificates) -> grpc.ChannelCredentials | None:
         if not isinstance(tls, bool):
-            raise _invalid("tls", "a bool", tls)
+            raise invalid("tls", "a bool", tls)
         if root_certificates is None:
             return grpc.ssl_channel_credentials() if tls else None
         if isinstance(root_certificates, (str, os.PathLike)):
             with open(root_certificates, "rb") as file:
                 root_certificates = file.read()
         if not isinstance(root_certificates, bytes):
-            raise _invalid("root_certificates", "PEM bytes or a path to a PEM file", root_certificates)
+            raise invalid("root_certificates", "PEM bytes or a path to a PEM file", root_certificates)
         return grpc.ssl_channel_credentials(root_certificates=root_certificates)
 
     def _make_channel_options(self, tls_server_name: str | None, extra) -> list[tuple[str, Any]]:

@@ -15,6 +15,8 @@ import random
 
 import grpc
 
+from embedder.validation import check_positive_int, check_rate, invalid
+
 RETRYABLE_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED}
 )
@@ -45,28 +47,15 @@ class RetryPolicy:
     jitter: float = 0.2
 
     def __post_init__(self):
-        if not isinstance(self.max_attempts, int) or isinstance(self.max_attempts, bool) or self.max_attempts < 1:
-            raise ValueError(
-                "Received an invalid value for argument `max_attempts`, expected a positive integer. "
-                f"Received: max_attempts={self.max_attempts!r}"
-            )
+        check_positive_int("max_attempts", self.max_attempts)
+        # Not check_number: an infinite backoff or multiplier is a valid (if odd) setting; waits are capped anyway.
         for name in ("initial_backoff", "max_backoff"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(
-                    f"Received an invalid value for argument `{name}`, expected a non-negative number. "
-                    f"Received: {name}={value!r}"
-                )
+                raise invalid(name, "a non-negative number", value)
         if not isinstance(self.multiplier, (int, float)) or self.multiplier < 1:
-            raise ValueError(
-                "Received an invalid value for argument `multiplier`, expected a number >= 1. "
-                f"Received: multiplier={self.multiplier!r}"
-            )
-        if not isinstance(self.jitter, (int, float)) or not 0 <= self.jitter < 1:
-            raise ValueError(
-                f"Received an invalid value for argument `jitter`, expected a number in [0, 1). "
-                f"Received: jitter={self.jitter!r}"
-            )
+            raise invalid("multiplier", "a number >= 1", self.multiplier)
+        check_rate("jitter", self.jitter)
 
     def should_retry(self, code: grpc.StatusCode, details: str | None, attempt: int) -> bool:
         """Whether try number `attempt` (1-based), which failed with `code`, gets another try."""
@@ -94,10 +83,7 @@ class RetryPolicy:
             16
         """
         if not isinstance(seconds, (int, float)) or seconds < 0:
-            raise ValueError(
-                f"Received an invalid value for argument `seconds`, expected a non-negative number. Received: "
-                f"seconds={seconds!r}"
-            )
+            raise invalid("seconds", "a non-negative number", seconds)
         policy = cls(max_attempts=1, **kwargs)
         if policy.max_backoff == 0 or policy.initial_backoff == 0:
             raise ValueError("riding_through needs positive `initial_backoff` and `max_backoff`.")

@@ -11,6 +11,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from embedder.validation import check_choice, invalid, is_int
+
 SAVED_MODEL = "saved_model"
 GRPC = "grpc"
 
@@ -46,6 +48,7 @@ class BackendSpec:
     root_certificates: str | None = None
 
     def __post_init__(self):
+        check_choice("kind", self.kind, (SAVED_MODEL, GRPC))
         if self.kind == SAVED_MODEL:
             if not self.saved_model:
                 raise ValueError("An in-process model needs `saved_model`, a SavedModel directory.")
@@ -55,16 +58,8 @@ class BackendSpec:
                     f"A served model needs `target` (host:port) and `model` (its name). "
                     f"Received: target={self.target!r}, model={self.model!r}"
                 )
-        else:
-            raise ValueError(
-                f"Received an invalid value for argument `kind`, expected {SAVED_MODEL!r} or {GRPC!r}. "
-                f"Received: kind={self.kind!r}"
-            )
-        if self.version is not None and (isinstance(self.version, bool) or not isinstance(self.version, int)):
-            raise ValueError(
-                "Received an invalid value for argument `version`, expected None or an integer. "
-                f"Received: version={self.version!r}"
-            )
+        if self.version is not None and not is_int(self.version):
+            raise invalid("version", "None or an integer", self.version)
 
     def create(self):
         """The backend (an `EmbeddingBackend`), with its version resolved."""

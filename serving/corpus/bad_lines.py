@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 
+from embedder.validation import check_choice
 from serving.corpus.records import Record
 
 EMBED_EMPTY = "embed-empty"
@@ -29,11 +30,7 @@ BAD_LINES_FILE = "bad_lines.jsonl"
 
 
 def check_policy(policy: str) -> None:
-    if policy not in POLICIES:
-        raise ValueError(
-            f"Received an invalid value for argument `bad_lines`, expected one of {', '.join(POLICIES)}. "
-            f"Received: bad_lines={policy!r}"
-        )
+    check_choice("bad_lines", policy, POLICIES)
 
 
 def bad_line_document(record: Record, path: str) -> dict:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
+from embedder.validation import check_choice
 from serving.corpus.bad_lines import bad_line_document
 from serving.corpus.records import FORMATS, Record, RecordFormat, detect_format, read_records
 
@@ -159,11 +160,8 @@ def resolve_format(
                 "format at a time."
             )
         input_format = found[0]
-    elif input_format not in FORMATS:
-        raise ValueError(
-            f"Received an invalid value for argument `input_format`, expected auto or one of {', '.join(FORMATS)}. "
-            f"Received: input_format={input_format!r}"
-        )
+    else:
+        check_choice("input_format", input_format, ("auto", *FORMATS))
     if input_format == "text":
         column = None
     return RecordFormat(input_format, column=column, header=header, max_text_bytes=max_text_bytes)

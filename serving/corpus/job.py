@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_choice, check_positive_int, invalid
 from serving.client.errors import EmbeddingError
 from serving.corpus import fault_injection
 from serving.corpus.bad_lines import BAD_LINES_FILE, EMBED_EMPTY, SKIP, BadLineLog, bad_line_document, check_policy
@@ -63,13 +64,6 @@ DEFAULT_MAX_TEXT_BYTES = 1024 * 1024
 
 class OutputExists(ValueError):
     """The output directory already holds something, and neither resume nor overwrite was asked for."""
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected a positive integer. Received: {name}={value!r}"
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,19 +112,15 @@ class CorpusJobConfig:
             object.__setattr__(self, "inputs", (self.inputs,))
         object.__setattr__(self, "inputs", tuple(str(p) for p in self.inputs))
         if not self.inputs:
-            raise ValueError("Received an invalid value for argument `inputs`, expected at least one path.")
+            raise invalid("inputs", "at least one path", self.inputs)
         object.__setattr__(self, "output", str(self.output))
         check_policy(self.bad_lines)
-        if self.output_format not in OUTPUT_FORMATS:
-            raise ValueError(
-                f"Received an invalid value for argument `output_format`, expected one of {', '.join(OUTPUT_FORMATS)}. "
-                f"Received: output_format={self.output_format!r}"
-            )
+        check_choice("output_format", self.output_format, OUTPUT_FORMATS)
         if self.include_text and self.output_format != "parquet":
             raise ValueError("`include_text` needs the parquet output format; .npy output holds only numbers.")
-        _positive_int("chunk_size", self.chunk_size)
-        _positive_int("chunks_in_flight", self.chunks_in_flight)
-        _positive_int("max_text_bytes", self.max_text_bytes)
+        check_positive_int("chunk_size", self.chunk_size)
+        check_positive_int("chunks_in_flight", self.chunks_in_flight)
+        check_positive_int("max_text_bytes", self.max_text_bytes)
         if self.resume and self.overwrite:
             raise ValueError("`resume` and `overwrite` exclude each other.")
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
+from embedder.validation import check_choice, invalid
+
 FORMATS = ("text", "tsv", "csv", "jsonl")
 _SUFFIX_FORMATS = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 _COMPRESSION_SUFFIXES = (".gz", ".bz2")
@@ -84,11 +86,7 @@ class RecordFormat:
     max_text_bytes: int | None = None
 
     def __post_init__(self):
-        if self.format not in FORMATS:
-            raise ValueError(
-                f"Received an invalid value for argument `format`, expected one of {', '.join(FORMATS)}. "
-                f"Received: format={self.format!r}"
-            )
+        check_choice("format", self.format, FORMATS)
         if self.format == "text":
             if self.column is not None:
                 raise ValueError(f"The text format has no columns. Received: column={self.column!r}")
@@ -96,10 +94,7 @@ class RecordFormat:
             return
         column = "text" if self.column is None else str(self.column)
         if not column:
-            raise ValueError(
-                f"Received an invalid value for argument `column`, expected a name or an index. "
-                f"Received: column={self.column!r}"
-            )
+            raise invalid("column", "a name or an index", self.column)
         object.__setattr__(self, "column", column)
         if self.format == "jsonl":
             if self.header:

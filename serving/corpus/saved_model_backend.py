@@ -17,6 +17,7 @@ import json
 import numpy as np
 
 from embedder import contract
+from embedder.validation import check_positive_int
 from serving.corpus.model_info import ModelInfo
 
 
@@ -56,11 +57,7 @@ class SavedModelBackend:
     """
 
     def __init__(self, path: str, batch_size: int = 128):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(
-                "Received an invalid value for argument `batch_size`, expected a positive integer. "
-                f"Received: batch_size={batch_size!r}"
-            )
+        check_positive_int("batch_size", batch_size)
         import tensorflow as tf
 
         self._tf = tf

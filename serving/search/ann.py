@@ -27,18 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_int, check_non_negative_int, invalid
+
 KINDS = ("exact", "hnsw", "ivf-pq")
 QUANTIZATIONS = ("none", "int8", "binary")
 EXACT, HNSW, IVF_PQ = KINDS
 NONE, INT8, BINARY = QUANTIZATIONS
-
-
-def check_choice(name: str, value, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected one of {', '.join(choices)}. "
-            f"Received: {name}={value!r}"
-        )
 
 
 def import_faiss():
@@ -57,11 +51,7 @@ def import_faiss():
 def set_threads(threads: int) -> None:
     """FAISS's OpenMP threads for this process (0: its default, one per core). On a machine whose cores are busy
     with other work, 1 is often faster: OpenMP threads that wait for a core spin at every barrier."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ValueError(
-            "Received an invalid value for argument `threads`, expected a non-negative integer. "
-            f"Received: threads={threads!r}"
-        )
+    check_non_negative_int("threads", threads)
     faiss = import_faiss()
     faiss.omp_set_num_threads(threads or os.cpu_count() or 1)
 
@@ -93,13 +83,7 @@ class AnnParams:
 
     def __post_init__(self):
         for name, value in asdict(self).items():
-            minimum = 0 if name in ("nlist", "pq_m", "train_rows") else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                kind = "a non-negative" if minimum == 0 else "a positive"
-                raise ValueError(
-                    f"Received an invalid value for argument `{name}`, expected {kind} integer. "
-                    f"Received: {name}={value!r}"
-                )
+            check_int(name, value, minimum=0 if name in ("nlist", "pq_m", "train_rows") else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -134,10 +118,7 @@ def resolved(params: AnnParams, kind: str, quantize: str, rows: int, dim: int) -
     if kind == IVF_PQ and quantize == NONE:
         if params.pq_m:
             if dim % params.pq_m:
-                raise ValueError(
-                    f"Received an invalid value for argument `pq_m`, expected a divisor of the dimension {dim}. "
-                    f"Received: pq_m={params.pq_m}"
-                )
+                raise invalid("pq_m", f"a divisor of the dimension {dim}", params.pq_m)
             settings["pq_m"] = params.pq_m
         else:
             settings["pq_m"] = max(m for m in range(1, max(dim // 4, 1) + 1) if dim % m == 0)

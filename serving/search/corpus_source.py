@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import invalid
 from serving.corpus.manifest import COMPLETE, Manifest, load_manifest
 from serving.corpus.npy_writer import EMBEDDINGS_FILE, IDS_FILE
 
@@ -31,10 +32,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` as ``(I, N)``, with 0 <= I < N."""
     index, _, count = str(text).partition("/")
     if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
-        raise ValueError(
-            f"Received an invalid value for argument `shard`, expected I/N with 0 <= I < N (e.g. 0/4). "
-            f"Received: shard={text!r}"
-        )
+        raise invalid("shard", "I/N with 0 <= I < N (e.g. 0/4)", text)
     return int(index), int(count)
 
 

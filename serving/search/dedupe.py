@@ -15,14 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedder.validation import check_positive_int, invalid
 from serving.corpus.model_info import l2_normalize
-
-
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected a positive integer. Received: {name}={value!r}"
-        )
 
 
 def find_duplicates(
@@ -48,16 +42,13 @@ def find_duplicates(
         ``(score, id_a, id_b)`` tuples, scores descending, with ``id_a`` the earlier row.
     """
     if not -1.0 <= float(threshold) <= 1.0:
-        raise ValueError(
-            "Received an invalid value for argument `threshold`, expected a cosine in [-1, 1]. "
-            f"Received: threshold={threshold!r}"
-        )
+        raise invalid("threshold", "a cosine in [-1, 1]", threshold)
     for name, value in (
         ("query_chunk_size", query_chunk_size),
         ("corpus_chunk_size", corpus_chunk_size),
         ("max_pairs", max_pairs),
     ):
-        _check_positive(name, value)
+        check_positive_int(name, value)
     rows = len(embeddings)
     ids = np.arange(rows, dtype=np.int64) if ids is None else np.asarray(ids, np.int64)
     scores, first, second = [np.zeros(0, np.float32)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]

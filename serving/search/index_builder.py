@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_choice, check_positive_int
 from serving.corpus.manifest import package_version
 from serving.corpus.model_info import l2_normalize
 from serving.corpus.progress import progress_bar
@@ -100,20 +101,15 @@ class IndexBuildConfig:
 
     def __post_init__(self):
         if self.kind is not None:
-            ann.check_choice("kind", self.kind, ann.KINDS)
+            check_choice("kind", self.kind, ann.KINDS)
         if self.quantize is not None:
-            ann.check_choice("quantize", self.quantize, ann.QUANTIZATIONS)
+            check_choice("quantize", self.quantize, ann.QUANTIZATIONS)
         if isinstance(self.shard, str):
             object.__setattr__(self, "shard", parse_shard(self.shard))
         elif self.shard is not None:
             object.__setattr__(self, "shard", parse_shard(f"{self.shard[0]}/{self.shard[1]}"))
-        for name in ("chunk_rows", "checkpoint_rows"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"Received an invalid value for argument `{name}`, expected a positive integer. "
-                    f"Received: {name}={value!r}"
-                )
+        check_positive_int("chunk_rows", self.chunk_rows)
+        check_positive_int("checkpoint_rows", self.checkpoint_rows)
         if sum((self.add, self.resume, self.overwrite)) > 1:
             raise ValueError("`add`, `resume` and `overwrite` exclude each other.")
 

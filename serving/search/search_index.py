@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from embedder.validation import check_positive_int
 from serving.corpus.model_info import l2_normalize
 from serving.search import ann
 from serving.search.exact_search import block_rows, matrix_blocks, merge_top_k, to_hits, top_k_blocks
@@ -59,13 +60,6 @@ def _queries(query_embeddings, dim: int) -> np.ndarray:
     if queries.ndim != 2 or queries.shape[1] != dim:
         raise ValueError(f"The index holds {dim}-dimensional vectors; received queries of shape {queries.shape}.")
     return l2_normalize(queries)  # (n, dim)
-
-
-def _check_top_k(top_k) -> None:
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
-        raise ValueError(
-            f"Received an invalid value for argument `top_k`, expected a positive integer. Received: top_k={top_k!r}"
-        )
 
 
 def _hits_to_results(hits: Hits) -> list[list[dict]]:
@@ -176,7 +170,7 @@ class SearchIndex:
         self, query_embeddings, top_k: int = 10, *, with_text: bool = False, rescore_multiplier: int | None = None
     ) -> Hits:
         """`search` as arrays (`Hits`); the queries are normalised here, and no model check is made."""
-        _check_top_k(top_k)
+        check_positive_int("top_k", top_k)
         queries = _queries(query_embeddings, self.dim)
         k = min(top_k, self.rows)
         if k == 0:
@@ -285,7 +279,7 @@ class ShardedIndex:
     def search_hits(
         self, query_embeddings, top_k: int = 10, *, with_text: bool = False, rescore_multiplier: int | None = None
     ) -> Hits:
-        _check_top_k(top_k)
+        check_positive_int("top_k", top_k)
         parts = [
             shard.search_hits(query_embeddings, top_k, with_text=with_text, rescore_multiplier=rescore_multiplier)
             for shard in self.shards

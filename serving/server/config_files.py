@@ -24,6 +24,8 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from embedder.validation import check_int, check_non_negative_int, check_positive_int
+
 #: TF Serving's platform name for SavedModels; the only one the embedded server serves.
 TENSORFLOW_PLATFORM = "tensorflow"
 #: Where TF Serving exports Prometheus metrics when ``prometheus_config.path`` is empty.
@@ -203,22 +205,13 @@ class BatchingSettings:
     pad_variable_length_inputs: bool = False
 
     def __post_init__(self):
-        for name in ("max_batch_size", "max_enqueued_batches", "num_batch_threads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ConfigError(
-                    f"Received an invalid value for `{name}`, expected a positive integer. Received: {name}={value!r}"
-                )
-        if self.batch_timeout_micros < 0:
-            raise ConfigError(
-                f"Received an invalid value for `batch_timeout_micros`, expected a non-negative "
-                f"integer. Received: batch_timeout_micros={self.batch_timeout_micros!r}"
-            )
-        if self.max_execution_batch_size is not None and not 0 < self.max_execution_batch_size:
-            raise ConfigError(
-                f"Received an invalid value for `max_execution_batch_size`, expected a positive "
-                f"integer. Received: max_execution_batch_size={self.max_execution_batch_size!r}"
-            )
+        try:
+            for name in ("max_batch_size", "max_enqueued_batches", "num_batch_threads"):
+                check_positive_int(name, getattr(self, name))
+            check_non_negative_int("batch_timeout_micros", self.batch_timeout_micros)
+            check_int("max_execution_batch_size", self.max_execution_batch_size, optional=True)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         sizes = self.allowed_batch_sizes
         if sizes:
             if any(b <= a for a, b in zip(sizes, sizes[1:])) or sizes[0] <= 0:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from embedder.validation import check_choice, check_positive_int
+
 #: Rows one request may hold (its first dimension).
 DEFAULT_MAX_ROWS_PER_REQUEST = 8192
 #: Bytes one text may hold before it is truncated or refused.
@@ -50,17 +52,8 @@ class RequestLimits:
 
     def __post_init__(self):
         for name in ("max_rows_per_request", "max_text_bytes", "max_request_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(
-                    f"Received an invalid value for argument `{name}`, expected a positive integer. "
-                    f"Received: {name}={value!r}"
-                )
-        if self.text_length_mode not in TEXT_LENGTH_MODES:
-            raise ValueError(
-                "Received an invalid value for argument `text_length_mode`, expected one of "
-                f"{', '.join(TEXT_LENGTH_MODES)}. Received: text_length_mode={self.text_length_mode!r}"
-            )
+            check_positive_int(name, getattr(self, name))
+        check_choice("text_length_mode", self.text_length_mode, TEXT_LENGTH_MODES)
 
 
 def truncate_utf8(text: bytes, max_bytes: int) -> bytes:

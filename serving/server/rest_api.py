@@ -30,6 +30,7 @@ from collections.abc import Callable
 import grpc
 from google.protobuf import json_format
 
+from embedder.validation import check_positive_int, invalid
 from serving.server.errors import ServingError, from_exception, invalid_argument
 
 log = logging.getLogger(__name__)
@@ -142,15 +143,8 @@ class RestApiServer:
         embeddings_chunk_rows: int | None = None,
     ):
         if not timeout > 0:
-            raise ValueError(
-                f"Received an invalid value for argument `timeout`, expected a positive number of "
-                f"seconds. Received: timeout={timeout!r}"
-            )
-        if max_body_bytes < 1:
-            raise ValueError(
-                f"Received an invalid value for argument `max_body_bytes`, expected a positive integer. "
-                f"Received: max_body_bytes={max_body_bytes!r}"
-            )
+            raise invalid("timeout", "a positive number of seconds", timeout)
+        check_positive_int("max_body_bytes", max_body_bytes)
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):

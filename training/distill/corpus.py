@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_int
 from training.distill.sentences import split_sentences
 
 #: Columns read from a tab-separated file's header, when present.
@@ -164,12 +165,8 @@ def build_corpus(
     """
     if not paths:
         raise ValueError("Received no corpus files; give at least one.")
-    for name, value in (("max_per_file", max_per_file), ("max_sentences", max_sentences)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-            raise ValueError(
-                f"Received an invalid value for argument `{name}`, expected a positive integer or None. "
-                f"Received: {name}={value!r}"
-            )
+    check_int("max_per_file", max_per_file, optional=True)
+    check_int("max_sentences", max_sentences, optional=True)
     excluded_keys = {
         sentence_key(s)
         for path in exclude

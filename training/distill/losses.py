@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from embedder.validation import check_choice
 from training.distill.config import LOSSES
 
 
@@ -32,11 +33,7 @@ class DistillationLoss(keras.losses.Loss):
     """
 
     def __init__(self, kind: str = "cosine", name: str = "distillation_loss", **kwargs):
-        if kind not in LOSSES:
-            raise ValueError(
-                f"Received an invalid value for argument `kind`, expected one of {', '.join(map(repr, LOSSES))}. "
-                f"Received: kind={kind!r}"
-            )
+        check_choice("kind", kind, LOSSES)
         super().__init__(name=name, **kwargs)
         self.kind = kind
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from embedder.validation import check_int
+
 #: Words (lower case, without the final period) after which a period does not end a sentence.
 ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt vs etc e.g i.e cf al fig no nos vol pp approx dept est inc ltd co corp jan feb
@@ -68,11 +70,7 @@ def split_sentences(text: str, max_words: int | None = 64) -> list[str]:
     Returns:
         The sentences in order, whitespace collapsed; ``[]`` for a blank text.
     """
-    if max_words is not None and (isinstance(max_words, bool) or not isinstance(max_words, int) or max_words <= 0):
-        raise ValueError(
-            "Received an invalid value for argument `max_words`, expected a positive integer or None. "
-            f"Received: max_words={max_words!r}"
-        )
+    check_int("max_words", max_words, optional=True)
     sentences: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(text):

@@ -19,6 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
+from embedder.validation import check_choice
+
 #: Precisions the teacher can compute in; bfloat16 uses PyTorch's CPU autocast (fast where the CPU has AMX or
 #: AVX512-BF16) and changes MiniLM's unit vectors by a cosine of about 1e-5, well below the float16 cache's rounding.
 PRECISIONS = ("float32", "bfloat16")
@@ -101,11 +103,7 @@ class SentenceTransformerTeacher:
         threads: int | None = None,
         precision: str = "float32",
     ):
-        if precision not in PRECISIONS:
-            raise ValueError(
-                f"Received an invalid value for argument `precision`, expected one of {PRECISIONS}. "
-                f"Received: precision={precision!r}"
-            )
+        check_choice("precision", precision, PRECISIONS)
         self.path = resolve_teacher_path(path)
         self.precision = precision
         self.batch_size = batch_size

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_choice, check_positive_int
+
 VECTORS_FILE = "vectors.npy"
 STATE_FILE = "state.json"
 DTYPES = ("float16", "float32")
@@ -60,15 +62,8 @@ class TeacherCache:
         dtype: str = "float16",
         chunk_size: int = 4096,
     ):
-        if dtype not in DTYPES:
-            raise ValueError(
-                f"Received an invalid value for argument `dtype`, expected one of {DTYPES}. Received: dtype={dtype!r}"
-            )
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
-            raise ValueError(
-                "Received an invalid value for argument `chunk_size`, expected a positive integer. "
-                f"Received: chunk_size={chunk_size!r}"
-            )
+        check_choice("dtype", dtype, DTYPES)
+        check_positive_int("chunk_size", chunk_size)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", teacher_name)
         self.directory = Path(cache_dir).expanduser() / f"{slug}-{corpus_fingerprint[:16]}-{dtype}"
         self.teacher_name = teacher_name

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_positive_int
+
 #: The argument value (`DistillConfig.word_vectors`) that asks for teacher word vectors.
 TEACHER_WORD_VECTORS = "teacher"
 
@@ -30,10 +32,7 @@ def reduce_dimensions(vectors: np.ndarray, dim: int) -> np.ndarray:
 
     With ``dim`` > d the extra columns are zero (the student is wider than the teacher).
     """
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
-        raise ValueError(
-            f"Received an invalid value for argument `dim`, expected a positive integer. Received: dim={dim!r}"
-        )
+    check_positive_int("dim", dim)
     centred = np.asarray(vectors, dtype=np.float64) - vectors.mean(axis=0, keepdims=True)  # (n, d)
     _, _, components = np.linalg.svd(centred, full_matrices=False)  # (d, d), rows by falling variance
     keep = min(dim, components.shape[0])

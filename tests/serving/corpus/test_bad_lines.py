@@ -37,5 +37,5 @@ def test_a_file_shorter_than_its_committed_size_is_an_error(tmp_path):
 
 
 def test_unknown_policy_names_the_choices():
-    with pytest.raises(ValueError, match="expected one of embed-empty, skip. Received: bad_lines='ignore'"):
+    with pytest.raises(ValueError, match="expected one of 'embed-empty', 'skip'. Received: bad_lines='ignore'"):
         check_policy("ignore")

@@ -1,4 +1,5 @@
-"""The search package stays on the serving side: numpy, FAISS, pyarrow and the corpus readers; no TensorFlow."""
+"""The search package stays on the serving side: numpy, FAISS, pyarrow, the corpus readers and the
+standard-library argument checks; no TensorFlow."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ ALLOWED = (
     "numpy",
     "faiss",
     "pyarrow",
+    "embedder.validation",  # standard library only (tests/test_layout.py)
     "serving.search",
     "serving.durable",
     "serving.corpus.manifest",

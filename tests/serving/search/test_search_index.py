@@ -169,7 +169,7 @@ def test_an_index_directory_is_not_replaced_silently(vectors_dir, tmp_path):
         build_index(IndexBuildConfig(str(vectors_dir), str(out), overwrite=True))
     with pytest.raises(BuildRefused, match="holds no index"):
         build_index(IndexBuildConfig(str(vectors_dir), str(tmp_path / "absent"), resume=True))
-    with pytest.raises(ValueError, match="expected one of exact, hnsw, ivf-pq. Received: kind='flat'"):
+    with pytest.raises(ValueError, match="expected one of 'exact', 'hnsw', 'ivf-pq'. Received: kind='flat'"):
         IndexBuildConfig(str(vectors_dir), str(out), kind="flat")
     with pytest.raises(ValueError, match="expected I/N with 0 <= I < N"):
         IndexBuildConfig(str(vectors_dir), str(out), shard="2/2")

@@ -41,7 +41,7 @@ def test_truncate_utf8_never_splits_a_character():
 def test_invalid_limits_name_the_flag():
     with pytest.raises(ValueError, match="expected a positive integer. Received: max_text_bytes=0"):
         RequestLimits(max_text_bytes=0)
-    with pytest.raises(ValueError, match="expected one of truncate, refuse. Received: text_length_mode='cut'"):
+    with pytest.raises(ValueError, match="expected one of 'truncate', 'refuse'. Received: text_length_mode='cut'"):
         RequestLimits(text_length_mode="cut")
     with pytest.raises(ConfigError, match="flag `--max_rows_per_request`"):
         ServerOptions(model_base_path="models/x", max_rows_per_request=-1)
