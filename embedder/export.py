@@ -24,7 +24,9 @@ from pathlib import Path
 import tensorflow as tf
 
 from embedder import contract
-from embedder.validation import check_non_negative_int
+from embedder.precision import with_precision
+from embedder.serving_module import ServingModule
+from embedder.validation import check_choice, check_non_negative_int
 from embedder.versions import numeric_versions
 
 #: Sentences replayed by the warm-up file, so the first real request does not pay for tracing.
@@ -60,6 +62,7 @@ def export_saved_model(
     version: int | None = None,
     run_config: dict | None = None,
     warmup: bool = True,
+    precision: str = "float32",
 ) -> Path:
     """Exports `embedder` as version `version` (default: the next free number) under `model_base_path`.
 
@@ -69,10 +72,14 @@ def export_saved_model(
         version: the version number; defaults to one above the highest present (1 for a new model).
         run_config: the training run's settings, saved as ``assets.extra/run_config.json``.
         warmup: write TF Serving's warm-up requests file. Defaults to True.
+        precision: what the signatures compute in: "float32", or "bfloat16" (matmuls in bfloat16; softmax,
+            normalisation and outputs in float32; see `embedder.precision`). The signatures' inputs and outputs
+            and the stored Keras model (float32, for fine-tuning) are the same for both. Defaults to "float32".
 
     Returns:
         The path of the new version directory.
     """
+    check_choice("precision", precision, contract.EXPORT_PRECISIONS)
     base = Path(model_base_path)
     base.mkdir(parents=True, exist_ok=True)
     if version is None:
@@ -82,16 +89,20 @@ def export_saved_model(
     if target.exists():
         raise FileExistsError(f"Version {version} already exists at {target}; pick another version.")
 
-    metadata = dict(embedder.metadata(), **{contract.META_CREATED: datetime.datetime.now(datetime.UTC).isoformat()})
+    metadata = dict(
+        embedder.metadata(),
+        **{contract.META_CREATED: datetime.datetime.now(datetime.UTC).isoformat(), contract.META_PRECISION: precision},
+    )
+    computing = with_precision(embedder.model, precision)
     staging = base / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
     # On a GPU, Keras's LSTM/GRU would put a cuDNN-only op into the traced graph, which CPU serving cannot run.
-    rnn_layers = list(_rnn_layers(embedder.model))
+    rnn_layers = list(_rnn_layers(computing))
     saved_flags = [layer.use_cudnn for layer in rnn_layers]
     try:
         for layer in rnn_layers:
             layer.use_cudnn = False
         with tf.device("/CPU:0"):
-            module = embedder.serving_module(metadata)
+            module = ServingModule(computing, embedder.preprocessor, metadata, embedder.labels)
             signatures = module.signatures()
             tf.saved_model.save(module, str(staging), signatures=signatures)
         extra = staging / contract.ASSETS_EXTRA_DIR
