@@ -21,7 +21,7 @@ def _actions(*path: str) -> dict[str, argparse.Action]:
     return {action.dest: action for action in _subparser(*path)._actions}
 
 
-_SHOWN = re.compile(r"\(default:? ([^;),]+)")
+_SHOWN = re.compile(r"\(default:? ([^;:),\s]+)")
 
 
 def _shown_default(action: argparse.Action) -> str | None:
@@ -37,6 +37,30 @@ def _same(shown: str, default) -> bool:
     if isinstance(default, float) and not isinstance(default, bool):
         return float(shown) == default
     return shown == str(default)
+
+
+def _assert_flags_default_to(command: tuple[str, ...], source, renamed: dict | None = None, skip=()) -> int:
+    """Every flag of `command` that fills a setting of `source` (a dataclass or a function) defaults to its
+    default, and the default its help shows is that one; returns how many flags were checked."""
+    import dataclasses
+    import inspect
+
+    if dataclasses.is_dataclass(source):
+        names = {f.name for f in dataclasses.fields(source) if f.default_factory is not dataclasses.MISSING}
+        names |= {f.name for f in dataclasses.fields(source) if f.default is not dataclasses.MISSING}
+    else:
+        names = {n for n, p in inspect.signature(source).parameters.items() if p.default is not p.empty}
+    checked = 0
+    for dest, action in _actions(*command).items():
+        name = (renamed or {}).get(dest, dest)
+        if name not in names or name in skip:
+            continue
+        default = default_of(source, name)
+        assert action.default == default, (command, dest, action.default, default)
+        shown = _shown_default(action)
+        assert shown is None or _same(shown, default), (command, dest, shown, default)
+        checked += 1
+    return checked
 
 
 def test_default_of_reads_dataclass_fields_and_function_parameters():
@@ -127,3 +151,87 @@ def test_evaluate_defaults_are_the_training_runs_columns():
     columns = ("text_column", "label_column", "score_column", "first_column", "second_column")
     assert [getattr(args, c) for c in columns] == [getattr(run, c) for c in columns]
     assert args.batch_size == default_of(evaluate_classifier, "batch_size") == default_of(evaluate_pairs, "batch_size")
+
+
+def test_quickstart_flags_default_to_the_quickstart_settings():
+    from embedder.cli.quickstart_demo import QuickstartSettings
+
+    checked = _assert_flags_default_to(("quickstart",), QuickstartSettings, {"arch": "architecture"}, ("encoder",))
+    assert checked == 9
+    assert build_parser().parse_args(["quickstart"]).encoder is None and default_of(QuickstartSettings, "encoder") == ()
+
+
+def test_search_flags_default_to_the_index_settings_and_search_functions():
+    from serving.search import ann
+    from serving.search.dedupe import find_duplicates
+    from serving.search.index_builder import IndexBuildConfig
+    from serving.search.search_index import SearchIndex
+
+    assert _assert_flags_default_to(("index",), ann.AnnParams) == 8
+    assert _assert_flags_default_to(("index",), IndexBuildConfig) == 9
+    index = _actions("index")
+    assert index["kind"].choices == ann.KINDS and index["quantize"].choices == ann.QUANTIZATIONS
+    assert f"default {ann.EXACT};" in index["kind"].help and f"default {ann.NONE};" in index["quantize"].help
+    assert _assert_flags_default_to(("search",), SearchIndex.search) >= 2  # top_k, rescore_multiplier (None)
+    dedupe = {"chunk_size": "query_chunk_size"}
+    assert _assert_flags_default_to(("dedupe",), find_duplicates, dedupe) == 3
+
+
+def test_pretrained_pack_flags_default_to_pack():
+    from embedder import pretrained
+
+    assert _assert_flags_default_to(("pretrained", "pack"), pretrained.pack) == 3
+    pack = _actions("pretrained", "pack")
+    assert pack["embedding_storage"].choices == pretrained.EMBEDDING_STORAGES
+    assert pack["dense_storage"].choices == pretrained.DENSE_STORAGES
+
+
+def test_embed_corpus_flags_default_to_the_job_and_backend_settings():
+    from serving.corpus import bad_lines, records
+    from serving.corpus.backend_spec import BackendSpec
+    from serving.corpus.job import OUTPUT_FORMATS, CorpusJobConfig
+
+    renamed = {"out": "output", "model_version": "version"}
+    skip = ("output_format",)  # npy, or parquet with --runner
+    assert _assert_flags_default_to(("embed-corpus",), CorpusJobConfig, renamed, skip) >= 10
+    assert _assert_flags_default_to(("embed-corpus",), BackendSpec, renamed) == 9
+    actions = _actions("embed-corpus")
+    assert actions["input_format"].choices == ("auto", *records.FORMATS)
+    assert actions["bad_lines"].choices == bad_lines.POLICIES
+    assert actions["output_format"].choices == OUTPUT_FORMATS
+    assert actions["output_format"].help.startswith(f"default: {default_of(CorpusJobConfig, 'output_format')} ")
+
+
+def test_embed_flags_default_to_the_client():
+    from embedder import contract
+    from serving.client.base import DEFAULT_MAX_MESSAGE_BYTES  # noqa: F401  (the client's module loads)
+    from serving.client.embedding_client import EmbeddingClient
+
+    actions = _actions("embed")
+    client = {n: p.default for n, p in inspect_parameters(EmbeddingClient.__mro__[1].__init__).items()}
+    assert actions["batch_size"].default == client["max_batch_size"]
+    assert client["signature"] == contract.SIGNATURE_EMBED and contract.SIGNATURE_EMBED in actions["signature"].help
+
+
+def inspect_parameters(function):
+    import inspect
+
+    return inspect.signature(function).parameters
+
+
+@pytest.mark.slow  # imports TensorFlow (serving.server.model_server)
+def test_serve_flags_default_to_the_server_options():
+    from embedder.cli.serve import options_from_args
+    from serving.server.model_server import ServerOptions
+
+    checked = _assert_flags_default_to(
+        ("serve",),
+        ServerOptions,
+        skip=("rest_api_timeout_in_ms", "rest_api_max_body_bytes", "grpc_max_message_size"),  # None: the default
+    )
+    assert checked >= 25
+    parsed = options_from_args(build_parser().parse_args(["serve", "--model_base_path", "m"]))
+    assert parsed == ServerOptions(model_base_path="m")
+    serve = _actions("serve")
+    for dest in ("rest_api_timeout_in_ms", "rest_api_max_body_bytes", "grpc_max_message_size"):
+        assert serve[dest].default is None and _same(_shown_default(serve[dest]), default_of(ServerOptions, dest))
