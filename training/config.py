@@ -17,7 +17,7 @@ from typing import Any
 
 from embedder import contract
 from embedder.validation import check_choice, check_int, check_number, check_rate, invalid
-from training.settings import OPTIMIZERS, SCHEDULES, OptimizationSettings
+from training.settings import OPTIMIZERS, SCHEDULES, ModelSettings, OptimizationSettings
 
 __all__ = [
     "ARCHITECTURES",
@@ -88,45 +88,22 @@ class RunConfig(OptimizationSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig(RunConfig):
+class TrainConfig(RunConfig, ModelSettings):
     """Settings of `embedder train` (a new model from scratch); see `RunConfig` for the shared ones.
 
     Args:
-        architecture: "classic", "structured", "transformer" or "bilstm_max".
-        encoder: the encoder's keyword arguments (e.g. ``{"rnn_units": 128, "attention_hops": 4}``).
-        max_length: the most tokens read from a text. Defaults to 128.
-        vocabulary_size: the most vocabulary entries, reserved ones included. Defaults to 30000.
-        min_count: words seen fewer times in training are not in the vocabulary. Defaults to 1.
-        lowercase: lower-case texts. Defaults to True.
-        word_vectors: pretrained vectors for the token embedding: "glove-50d" (the optional `glove` extra) or the
-            path of a GloVe-format text file; None trains embeddings from scratch.
-        extend_vocabulary: add up to this many of the vectors' most frequent words that training never saw, so
-            test-time words have a vector. Defaults to 0.
+        architecture, encoder, max_length, vocabulary_size, min_count, lowercase, word_vectors, extend_vocabulary:
+            the new model, see `ModelSettings` (the defaults are its own; `extend_vocabulary` needs
+            `word_vectors`).
         freeze_word_vectors: keep the pretrained vectors fixed. Defaults to False.
     """
 
-    architecture: str
-    encoder: dict[str, Any] = field(default_factory=dict)
-    max_length: int = 128
-    vocabulary_size: int = 30000
-    min_count: int = 1
-    lowercase: bool = True
-    word_vectors: str | None = None
-    extend_vocabulary: int = 0
     freeze_word_vectors: bool = False
 
     def __post_init__(self):
         super().__post_init__()
-        check_choice("architecture", self.architecture, ARCHITECTURES)
-        check_int("max_length", self.max_length)
-        check_int("vocabulary_size", self.vocabulary_size, minimum=4)  # 3 reserved tokens and a word
-        check_int("min_count", self.min_count)
-        check_int("extend_vocabulary", self.extend_vocabulary, minimum=0)
         if self.extend_vocabulary and not self.word_vectors:
             raise invalid("extend_vocabulary", "0 when no word_vectors are given", self.extend_vocabulary)
-        if not isinstance(self.encoder, dict):
-            raise invalid("encoder", "a dict of encoder arguments", self.encoder)
-        object.__setattr__(self, "encoder", dict(self.encoder))
 
 
 @dataclass(frozen=True, kw_only=True)

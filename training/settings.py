@@ -1,13 +1,14 @@
-"""The base of every run's settings: a frozen dataclass that serialises itself, and the optimisation settings that
-training, fine-tuning and distillation share.
+"""The base of every run's settings: a frozen dataclass that serialises itself, and the optimisation and model
+settings that training, fine-tuning and distillation share.
 
 `Settings` gives a frozen settings class its JSON form (`to_dict`, `from_dict`, which names unknown keys) and the
 ``name: mine != theirs`` lines with which ``--resume`` refuses other settings (`differences`).
 `OptimizationSettings` holds the fields that `training.loop.make_optimizer` and the training loop read (epochs,
-batch size, optimiser, learning-rate schedule, clipping, early stopping, seed) and checks them; a subclass may
-change their defaults by declaring the field again, and the optimisers and schedules it allows by setting
-`optimizers` and `schedules`. Standard library only, so the CLI can build and check settings before TensorFlow
-loads.
+batch size, optimiser, learning-rate schedule, clipping, early stopping, seed), `ModelSettings` those of a new
+model's encoder and vocabulary (training from scratch and distillation); each checks its fields. A subclass may
+change their defaults by declaring the field again, and the values it allows by setting the class variables
+(`optimizers`, `schedules`, `architectures`). Standard library only, so the CLI can build and check settings
+before TensorFlow loads.
 
 Example:
     >>> @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from embedder.validation import check_choice, check_int, check_number
+from embedder import contract
+from embedder.validation import check_choice, check_int, check_number, invalid
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -107,3 +109,45 @@ class OptimizationSettings(Settings):
         check_number("clipnorm", self.clipnorm, minimum=0, optional=True)
         check_int("patience", self.patience, minimum=0)
         check_int("seed", self.seed, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings(Settings):
+    """A new model's encoder and vocabulary: what `embedder train` and `embedder distill` build.
+
+    Args:
+        architecture: one of the class's `architectures` ("classic", "structured", "transformer", "bilstm_max").
+        encoder: the encoder's keyword arguments (e.g. ``{"rnn_units": 128, "attention_hops": 4}``).
+        max_length: the most tokens read from a text. Defaults to 128.
+        vocabulary_size: the most vocabulary entries, the 3 reserved ones included. Defaults to 30000.
+        min_count: words seen fewer times in the training texts are not in the vocabulary. Defaults to 1.
+        lowercase: lower-case texts. Defaults to True.
+        word_vectors: pretrained vectors for the token embedding: "glove-50d" (the optional `glove` extra) or the
+            path of a GloVe-format text file; None trains embeddings from scratch. Subclasses may allow more.
+        extend_vocabulary: add up to this many of the vectors' most frequent words that the training texts lack, so
+            test-time words have a vector. Defaults to 0.
+    """
+
+    #: The values `architecture` may take (a subclass may allow fewer).
+    architectures: ClassVar[tuple[str, ...]] = contract.ARCHITECTURES
+
+    architecture: str
+    encoder: dict[str, Any] = field(default_factory=dict)
+    max_length: int = 128
+    vocabulary_size: int = 30000
+    min_count: int = 1
+    lowercase: bool = True
+    word_vectors: str | None = None
+    extend_vocabulary: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice("architecture", self.architecture, self.architectures)
+        if not isinstance(self.encoder, dict):
+            raise invalid("encoder", "a dict of encoder arguments", self.encoder)
+        # Frozen means frozen: keep a private copy of the caller's dict.
+        object.__setattr__(self, "encoder", dict(self.encoder))
+        check_int("max_length", self.max_length)
+        check_int("vocabulary_size", self.vocabulary_size, minimum=4)  # 3 reserved tokens and a word
+        check_int("min_count", self.min_count)
+        check_int("extend_vocabulary", self.extend_vocabulary, minimum=0)

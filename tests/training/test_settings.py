@@ -7,7 +7,7 @@ import pytest
 
 from training.config import FinetuneConfig, TrainConfig, config_from_document
 from training.distill.config import DistillConfig
-from training.settings import OptimizationSettings
+from training.settings import ModelSettings, OptimizationSettings
 
 # Written by the version before the shared base (json.dumps(..., sort_keys=True) of each class's defaults).
 OLD_TRAIN_DOCUMENT = """{"kind": "train", "result": {}, "settings": {"architecture": "structured", "batch_size": 32,
@@ -93,4 +93,42 @@ def test_each_run_keeps_its_own_optimisation_defaults_and_choices():
 )
 def test_every_run_checks_the_optimisation_settings_alike(make, overrides, message):
     with pytest.raises(ValueError, match="Received an invalid value for argument " + message.replace("(", r"\(")):
+        make(**overrides)
+
+
+def test_new_models_share_the_model_settings_with_their_own_defaults_and_architectures():
+    train = TrainConfig(architecture="bilstm_max", train_path="t.tsv")
+    distill = DistillConfig(architecture="classic", corpus=("c.txt",), teacher="t")
+    assert isinstance(train, ModelSettings) and isinstance(distill, ModelSettings)
+    assert not isinstance(FinetuneConfig(source="m", train_path="t"), ModelSettings)  # the source's model
+    shared = ("max_length", "vocabulary_size", "min_count", "lowercase", "word_vectors", "extend_vocabulary")
+    assert [getattr(train, name) for name in shared] == [128, 30000, 1, True, None, 0]
+    assert [getattr(distill, name) for name in shared] == [64, 40000, 2, True, None, 0]
+    message = (
+        r"`architecture`, expected one of 'classic', 'structured', 'transformer'. Received: architecture='bilstm_max'"
+    )
+    with pytest.raises(ValueError, match=message):
+        DistillConfig(architecture="bilstm_max", corpus=("c.txt",), teacher="t")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(encoder=[("units", 4)]), "`encoder`, expected a dict of encoder arguments"),
+        (dict(max_length=0), "`max_length`, expected a positive integer. Received: max_length=0"),
+        (dict(vocabulary_size=3), "`vocabulary_size`, expected an integer >= 4. Received: vocabulary_size=3"),
+        (dict(min_count=0), "`min_count`, expected a positive integer. Received: min_count=0"),
+        (dict(extend_vocabulary=-1), "`extend_vocabulary`, expected a non-negative integer"),
+    ],
+)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: TrainConfig(architecture="classic", train_path="t.tsv", **kw),
+        lambda **kw: DistillConfig(architecture="classic", corpus=("c.txt",), teacher="t", **kw),
+    ],
+    ids=["train", "distill"],
+)
+def test_every_new_model_checks_the_model_settings_alike(make, overrides, message):
+    with pytest.raises(ValueError, match="Received an invalid value for argument " + message):
         make(**overrides)

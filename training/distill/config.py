@@ -13,12 +13,12 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from embedder import contract
 from embedder.validation import check_choice, check_int, invalid
-from training.settings import OptimizationSettings
+from training.settings import ModelSettings, OptimizationSettings
 
 #: The architectures a student can have (the attention encoders).
 STUDENT_ARCHITECTURES = contract.ATTENTION_ARCHITECTURES
@@ -32,7 +32,7 @@ SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DistillConfig(OptimizationSettings):
+class DistillConfig(OptimizationSettings, ModelSettings):
     """Settings of `embedder distill`.
 
     Args:
@@ -54,11 +54,8 @@ class DistillConfig(OptimizationSettings):
             wastes least on a machine whose cores are busy with other work.
         teacher_precision: "float32" or "bfloat16" (PyTorch CPU autocast: about twice the sentences per CPU-second
             where the CPU supports it, vectors within a cosine of 1e-4 of float32's). Defaults to "float32".
-        encoder: the encoder's keyword arguments.
-        max_length: the most tokens the student reads. Defaults to 64.
-        vocabulary_size: the most vocabulary entries (reserved ones included). Defaults to 40000.
-        min_count: corpus words seen fewer times are left out. Defaults to 2.
-        lowercase: lower-case texts. Defaults to True.
+        encoder, max_length, vocabulary_size, min_count, lowercase: the student, see `ModelSettings`. Defaults:
+            {}, 64, 40000, 2, True.
         word_vectors: initial token embeddings: "teacher" (each vocabulary word encoded alone by the teacher,
             PCA-reduced to the embedding width; needs `teacher`), "glove-50d" or a GloVe text file; None for
             random.
@@ -73,7 +70,6 @@ class DistillConfig(OptimizationSettings):
             "adam", 1e-3, "cosine", 0.1, 0, 1.0, 2, 0.
     """
 
-    architecture: str
     corpus: tuple[str, ...]
     teacher: str | None = None
     teacher_embeddings: str | None = None
@@ -87,15 +83,13 @@ class DistillConfig(OptimizationSettings):
     teacher_batch_size: int = 64
     teacher_threads: int | None = None
     teacher_precision: str = "float32"
-    encoder: dict[str, Any] = field(default_factory=dict)
+    loss: str = "cosine"
+    dev_sentences: int = 2000
+    # The student: `ModelSettings`'s fields, with the defaults and architectures that suit distillation.
+    architectures: ClassVar[tuple[str, ...]] = STUDENT_ARCHITECTURES
     max_length: int = 64
     vocabulary_size: int = 40000
     min_count: int = 2
-    lowercase: bool = True
-    word_vectors: str | None = None
-    extend_vocabulary: int = 0
-    loss: str = "cosine"
-    dev_sentences: int = 2000
     # Optimisation: `OptimizationSettings`'s fields, with the defaults that suit distillation.
     optimizers: ClassVar[tuple[str, ...]] = OPTIMIZERS
     schedules: ClassVar[tuple[str, ...]] = SCHEDULES
@@ -107,7 +101,6 @@ class DistillConfig(OptimizationSettings):
 
     def __post_init__(self):
         super().__post_init__()
-        check_choice("architecture", self.architecture, STUDENT_ARCHITECTURES)
         object.__setattr__(self, "corpus", tuple(str(p) for p in self.corpus))
         object.__setattr__(self, "exclude", tuple(str(p) for p in self.exclude))
         if not self.corpus:
@@ -125,13 +118,6 @@ class DistillConfig(OptimizationSettings):
         check_int("teacher_batch_size", self.teacher_batch_size)
         check_int("teacher_threads", self.teacher_threads, optional=True)
         check_choice("teacher_precision", self.teacher_precision, TEACHER_PRECISIONS)
-        if not isinstance(self.encoder, dict):
-            raise invalid("encoder", "a dict of encoder arguments", self.encoder)
-        object.__setattr__(self, "encoder", dict(self.encoder))
-        check_int("max_length", self.max_length)
-        check_int("vocabulary_size", self.vocabulary_size, minimum=4)  # 3 reserved tokens and a word
-        check_int("min_count", self.min_count)
-        check_int("extend_vocabulary", self.extend_vocabulary, minimum=0)
         if self.extend_vocabulary and self.word_vectors in (None, "teacher"):
             raise invalid("extend_vocabulary", "0 unless word_vectors names GloVe vectors", self.extend_vocabulary)
         if self.word_vectors == "teacher" and self.teacher is None:
