@@ -22,8 +22,6 @@ from embedder.cli.train import _key_values
 from training.distill.config import (
     CACHE_DTYPES,
     LOSSES,
-    OPTIMIZERS,
-    SCHEDULES,
     STUDENT_ARCHITECTURES,
     TEACHER_PRECISIONS,
     DistillConfig,
@@ -168,14 +166,18 @@ def register(subparsers) -> None:
     fit.add_argument(
         "--batch-size", type=int, default=_default("batch_size"), help="sentences per step (default %(default)s)"
     )
-    fit.add_argument("--optimizer", choices=OPTIMIZERS, default=_default("optimizer"), help="(default %(default)s)")
+    fit.add_argument(
+        "--optimizer", choices=DistillConfig.optimizers, default=_default("optimizer"), help="(default %(default)s)"
+    )
     fit.add_argument(
         "--learning-rate",
         type=float,
         default=_default("learning_rate"),
         help="peak learning rate (default %(default)s)",
     )
-    fit.add_argument("--schedule", choices=SCHEDULES, default=_default("schedule"), help="(default %(default)s)")
+    fit.add_argument(
+        "--schedule", choices=DistillConfig.schedules, default=_default("schedule"), help="(default %(default)s)"
+    )
     fit.add_argument(
         "--warmup-epochs",
         type=float,

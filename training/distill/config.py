@@ -26,9 +26,8 @@ LOSSES = ("cosine", "mse", "cosine+mse")
 CACHE_DTYPES = ("float16", "float32")
 #: What the teacher computes in (see `training.distill.teacher`).
 TEACHER_PRECISIONS = ("float32", "bfloat16")
-#: The optimisers and schedules a distillation allows (fewer than a training run's).
+#: The optimisers a distillation allows (fewer than a training run's); its schedules are the training runs'.
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +91,6 @@ class DistillConfig(OptimizationSettings, ModelSettings):
     min_count: int = 2
     # Optimisation: `OptimizationSettings`'s fields, with the defaults that suit distillation.
     optimizers: ClassVar[tuple[str, ...]] = OPTIMIZERS
-    schedules: ClassVar[tuple[str, ...]] = SCHEDULES
     epochs: int = 5
     batch_size: int = 128
     schedule: str = "cosine"

@@ -135,8 +135,8 @@ def test_choices_are_the_libraries_constants():
     assert train["precision"].choices == config.PRECISIONS and train["distribution"].choices == config.DISTRIBUTIONS
     assert train["file_format"].choices == data.FORMATS == _actions("evaluate")["file_format"].choices
     assert distill["arch"].choices == distill_config.STUDENT_ARCHITECTURES
-    assert distill["optimizer"].choices == distill_config.OPTIMIZERS
-    assert distill["schedule"].choices == distill_config.SCHEDULES
+    assert distill["optimizer"].choices == distill_config.OPTIMIZERS == distill_config.DistillConfig.optimizers
+    assert distill["schedule"].choices == config.SCHEDULES == distill_config.DistillConfig.schedules
     assert distill["loss"].choices == distill_config.LOSSES
     assert distill["cache_dtype"].choices == distill_config.CACHE_DTYPES
     assert distill["teacher_precision"].choices == distill_config.TEACHER_PRECISIONS
