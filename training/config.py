@@ -12,46 +12,35 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from embedder import contract
+from embedder.validation import check_choice, check_int, check_number, check_rate, invalid
+from training.settings import OPTIMIZERS, SCHEDULES, ModelSettings, OptimizationSettings
+
+__all__ = [
+    "ARCHITECTURES",
+    "DISTRIBUTIONS",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "SCHEDULES",
+    "FinetuneConfig",
+    "RunConfig",
+    "TrainConfig",
+    "config_from_document",
+    "run_config_document",
+]
 
 ARCHITECTURES = contract.ARCHITECTURES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine")
-
-
-def _invalid(name: str, expected: str, value) -> ValueError:
-    return ValueError(
-        f"Received an invalid value for argument `{name}`, expected {expected}. Received: {name}={value!r}"
-    )
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _invalid(name, "a positive integer", value)
-
-
-def _non_negative(name: str, value, integer: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < 0 or not math.isfinite(value):
-        raise _invalid(name, "a non-negative " + ("integer" if integer else "number"), value)
-
-
-def _choice(name: str, value, choices) -> None:
-    if value not in choices:
-        raise _invalid(name, "one of " + ", ".join(map(repr, choices)), value)
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunConfig:
-    """Settings shared by training and fine-tuning: data columns, optimisation, stopping, hardware.
+class RunConfig(OptimizationSettings):
+    """Settings shared by training and fine-tuning: data columns, optimisation (see `OptimizationSettings`),
+    stopping, hardware.
 
     Args:
         train_path: the training file (TSV, CSV or JSONL).
@@ -61,17 +50,9 @@ class RunConfig:
         label_column: the label column. Defaults to "label".
         file_format: "tsv", "csv" or "jsonl"; None reads it from each file's suffix.
         head: keyword arguments of the `ClassificationHead` (hidden_units, hidden_layers, dropout, activation).
-        epochs: the most epochs. Defaults to 10.
-        batch_size: the global batch size (split over replicas). Defaults to 32.
-        optimizer: "adam", "adamw" or "sgd". Defaults to "adam".
-        learning_rate: the peak learning rate. Defaults to 1e-3.
-        schedule: "constant" or "cosine" (decay to 0 over `epochs`, after `warmup_epochs`). Defaults to "constant".
-        warmup_epochs: linear warm-up length in epochs (may be fractional). Defaults to 0.
-        weight_decay: decoupled weight decay (adamw). Defaults to 0.
-        clipnorm: clip each gradient to this norm (Lin et al. clip at 0.5); None for no clipping. Defaults to 1.0.
+        epochs, batch_size, optimizer, learning_rate, schedule, warmup_epochs, weight_decay, clipnorm, patience,
+            seed: optimisation, see `OptimizationSettings` (the defaults are its own).
         label_smoothing: label smoothing of the cross-entropy. Defaults to 0.
-        patience: stop after this many epochs without a better dev score; 0 never stops early. Defaults to 3.
-        seed: seeds weights, dropout, shuffling and the hold-out. Defaults to 0.
         deterministic: enable TensorFlow's op determinism (same seed → same weights, also after `--resume`).
             Defaults to False.
         precision: "float32", "mixed_float16" or "mixed_bfloat16". The export always computes in float32.
@@ -87,116 +68,42 @@ class RunConfig:
     label_column: str = "label"
     file_format: str | None = None
     head: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 32
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    weight_decay: float = 0.0
-    clipnorm: float | None = 1.0
     label_smoothing: float = 0.0
-    patience: int = 3
-    seed: int = 0
     deterministic: bool = False
     precision: str = "float32"
     distribution: str = "auto"
 
     def __post_init__(self):
+        super().__post_init__()
         if not self.train_path:
-            raise _invalid("train_path", "a file path", self.train_path)
-        if not isinstance(self.dev_fraction, (int, float)) or not 0 < self.dev_fraction < 1:
-            raise _invalid("dev_fraction", "a number strictly between 0 and 1", self.dev_fraction)
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        if (
-            isinstance(self.learning_rate, bool)
-            or not isinstance(self.learning_rate, (int, float))
-            or not (self.learning_rate > 0)
-        ):
-            raise _invalid("learning_rate", "a positive number", self.learning_rate)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _non_negative("warmup_epochs", self.warmup_epochs)
-        _non_negative("weight_decay", self.weight_decay)
-        if self.clipnorm is not None:
-            _non_negative("clipnorm", self.clipnorm)
-        if not isinstance(self.label_smoothing, (int, float)) or not 0 <= self.label_smoothing < 1:
-            raise _invalid("label_smoothing", "a number in [0, 1)", self.label_smoothing)
-        _non_negative("patience", self.patience, integer=True)
-        _non_negative("seed", self.seed, integer=True)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("distribution", self.distribution, DISTRIBUTIONS)
+            raise invalid("train_path", "a file path", self.train_path)
+        check_number("dev_fraction", self.dev_fraction, minimum=0, maximum=1, strict=True)
+        check_rate("label_smoothing", self.label_smoothing)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("distribution", self.distribution, DISTRIBUTIONS)
         if not isinstance(self.head, dict):
-            raise _invalid("head", "a dict of ClassificationHead arguments", self.head)
+            raise invalid("head", "a dict of ClassificationHead arguments", self.head)
         # Frozen means frozen: keep a private copy of the caller's dict.
         object.__setattr__(self, "head", dict(self.head))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-serialisable dict."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]):
-        """The inverse of `to_dict`; unknown keys raise `ValueError` naming them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"Unknown {cls.__name__} setting(s): {', '.join(unknown)}.")
-        return cls(**values)
-
-    def differences(self, other: RunConfig) -> list[str]:
-        """Human-readable ``name: mine != theirs`` lines for the settings that differ from `other`."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [
-            f"{k}: {mine.get(k)!r} != {theirs.get(k)!r}"
-            for k in sorted(set(mine) | set(theirs))
-            if mine.get(k) != theirs.get(k)
-        ]
-
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig(RunConfig):
+class TrainConfig(RunConfig, ModelSettings):
     """Settings of `embedder train` (a new model from scratch); see `RunConfig` for the shared ones.
 
     Args:
-        architecture: "classic", "structured", "transformer" or "bilstm_max".
-        encoder: the encoder's keyword arguments (e.g. ``{"rnn_units": 128, "attention_hops": 4}``).
-        max_length: the most tokens read from a text. Defaults to 128.
-        vocabulary_size: the most vocabulary entries, reserved ones included. Defaults to 30000.
-        min_count: words seen fewer times in training are not in the vocabulary. Defaults to 1.
-        lowercase: lower-case texts. Defaults to True.
-        word_vectors: pretrained vectors for the token embedding: "glove-50d" (the optional `glove` extra) or the
-            path of a GloVe-format text file; None trains embeddings from scratch.
-        extend_vocabulary: add up to this many of the vectors' most frequent words that training never saw, so
-            test-time words have a vector. Defaults to 0.
+        architecture, encoder, max_length, vocabulary_size, min_count, lowercase, word_vectors, extend_vocabulary:
+            the new model, see `ModelSettings` (the defaults are its own; `extend_vocabulary` needs
+            `word_vectors`).
         freeze_word_vectors: keep the pretrained vectors fixed. Defaults to False.
     """
 
-    architecture: str
-    encoder: dict[str, Any] = field(default_factory=dict)
-    max_length: int = 128
-    vocabulary_size: int = 30000
-    min_count: int = 1
-    lowercase: bool = True
-    word_vectors: str | None = None
-    extend_vocabulary: int = 0
     freeze_word_vectors: bool = False
 
     def __post_init__(self):
         super().__post_init__()
-        _choice("architecture", self.architecture, ARCHITECTURES)
-        _positive_int("max_length", self.max_length)
-        _positive_int("vocabulary_size", self.vocabulary_size)
-        if self.vocabulary_size <= 3:
-            raise _invalid("vocabulary_size", "an integer above 3 (the reserved tokens)", self.vocabulary_size)
-        _positive_int("min_count", self.min_count)
-        _non_negative("extend_vocabulary", self.extend_vocabulary, integer=True)
         if self.extend_vocabulary and not self.word_vectors:
-            raise _invalid("extend_vocabulary", "0 when no word_vectors are given", self.extend_vocabulary)
-        if not isinstance(self.encoder, dict):
-            raise _invalid("encoder", "a dict of encoder arguments", self.encoder)
-        object.__setattr__(self, "encoder", dict(self.encoder))
+            raise invalid("extend_vocabulary", "0 when no word_vectors are given", self.extend_vocabulary)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,23 +144,19 @@ class FinetuneConfig(RunConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        _non_negative("new_words", self.new_words, integer=True)
-        _positive_int("new_word_min_count", self.new_word_min_count)
+        check_int("new_words", self.new_words, minimum=0)
+        check_int("new_word_min_count", self.new_word_min_count)
         if self.new_word_vectors is not None and (
             not isinstance(self.new_word_vectors, str) or not self.new_word_vectors
         ):
-            raise _invalid("new_word_vectors", "'glove-50d', a GloVe text file or None", self.new_word_vectors)
+            raise invalid("new_word_vectors", "'glove-50d', a GloVe text file or None", self.new_word_vectors)
         if not self.source:
-            raise _invalid("source", "a model path", self.source)
-        _non_negative("freeze_epochs", self.freeze_epochs, integer=True)
-        if self.penalty_coefficient is not None:
-            _non_negative("penalty_coefficient", self.penalty_coefficient)
+            raise invalid("source", "a model path", self.source)
+        check_int("freeze_epochs", self.freeze_epochs, minimum=0)
+        check_number("penalty_coefficient", self.penalty_coefficient, minimum=0, optional=True)
         if self.pairs and self.freeze_epochs:
-            raise _invalid(
-                "freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs
-            )
-        if isinstance(self.max_score, bool) or not isinstance(self.max_score, (int, float)) or not self.max_score > 0:
-            raise _invalid("max_score", "a positive number", self.max_score)
+            raise invalid("freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs)
+        check_number("max_score", self.max_score, minimum=0, strict=True)
 
 
 _KINDS = {"train": TrainConfig, "finetune": FinetuneConfig}

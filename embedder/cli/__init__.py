@@ -4,18 +4,46 @@ The command line sits above the three libraries (`embedder`'s model code, `train
 import them, and nothing in them imports the command line (a test enforces the direction). Each module here has
 ``register(subparsers)``, which adds its parser and sets ``handler``; it must not import TensorFlow at module
 level, so that ``embedder --help`` and the client commands stay fast.
+
+Flags take their defaults from the settings dataclasses they fill (`default_of`) and their ``choices=`` from the
+libraries' constants, so that the command line cannot drift from the Python API (tests/embedder/cli checks it).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import logging
 import os
 import sys
+from typing import Any
 
 
 class CommandError(Exception):
     """A user error that the CLI reports as one line on stderr with exit status 2."""
+
+
+def default_of(source: Any, name: str) -> Any:
+    """The default of `name` in `source`, a dataclass (its field) or a function (its parameter): what a flag falls
+    back to and its help shows, e.g. ``default_of(DistillConfig, "epochs")``.
+
+    Raises:
+        ValueError: `source` has no such field or parameter, or it has no default (a required setting).
+    """
+    if dataclasses.is_dataclass(source):
+        found = {f.name: f for f in dataclasses.fields(source)}.get(name)
+        if found is not None and found.default is not dataclasses.MISSING:
+            return found.default
+        if found is not None and found.default_factory is not dataclasses.MISSING:
+            return found.default_factory()
+    else:
+        found = inspect.signature(source).parameters.get(name)
+        if found is not None and found.default is not inspect.Parameter.empty:
+            return found.default
+    if found is None:
+        raise ValueError(f"{source.__name__} has no setting {name!r}.")
+    raise ValueError(f"{source.__name__}: {name} has no default (it is a required setting).")
 
 
 def build_parser() -> argparse.ArgumentParser:

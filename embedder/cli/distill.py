@@ -17,8 +17,19 @@ from __future__ import annotations
 
 import argparse
 
+from embedder.cli import default_of
 from embedder.cli.train import _key_values
-from training.distill.config import CACHE_DTYPES, LOSSES, OPTIMIZERS, SCHEDULES, STUDENT_ARCHITECTURES
+from training.distill.config import (
+    CACHE_DTYPES,
+    LOSSES,
+    STUDENT_ARCHITECTURES,
+    TEACHER_PRECISIONS,
+    DistillConfig,
+)
+
+
+def _default(name: str):
+    return default_of(DistillConfig, name)
 
 
 def register(subparsers) -> None:
@@ -49,14 +60,31 @@ def register(subparsers) -> None:
     source.add_argument(
         "--exclude",
         nargs="*",
-        default=[],
+        default=list(_default("exclude")),
         metavar="FILE",
         help="files whose sentences are kept out of the corpus (your evaluation sets)",
     )
-    source.add_argument("--max-words", type=int, default=64, help="cut longer sentences into windows (default 64)")
-    source.add_argument("--min-words", type=int, default=2, help="drop shorter sentences (default 2)")
-    source.add_argument("--max-per-file", type=int, help="seeded sample of at most N sentences per file")
-    source.add_argument("--max-sentences", type=int, help="seeded sample of at most N sentences in total")
+    source.add_argument(
+        "--max-words",
+        type=int,
+        default=_default("max_words"),
+        help="cut longer sentences into windows (default %(default)s)",
+    )
+    source.add_argument(
+        "--min-words", type=int, default=_default("min_words"), help="drop shorter sentences (default %(default)s)"
+    )
+    source.add_argument(
+        "--max-per-file",
+        type=int,
+        default=_default("max_per_file"),
+        help="seeded sample of at most N sentences per file (default: all)",
+    )
+    source.add_argument(
+        "--max-sentences",
+        type=int,
+        default=_default("max_sentences"),
+        help="seeded sample of at most N sentences in total (default: all)",
+    )
     source.add_argument(
         "--write-corpus", metavar="FILE", help="write the prepared sentences, one a line, and stop (nothing is trained)"
     )
@@ -64,16 +92,30 @@ def register(subparsers) -> None:
         "--teacher-only", action="store_true", help="compute (or complete) the cached teacher vectors and stop"
     )
     source.add_argument(
-        "--cache-dir", help="teacher vector cache (default ~/.cache/embedder/teacher, or $EMBEDDER_CACHE_DIR/teacher)"
+        "--cache-dir",
+        default=_default("cache_dir"),
+        help="teacher vector cache (default ~/.cache/embedder/teacher, or $EMBEDDER_CACHE_DIR/teacher)",
     )
-    source.add_argument("--cache-dtype", choices=CACHE_DTYPES, default="float16")
-    source.add_argument("--teacher-batch-size", type=int, default=64)
-    source.add_argument("--teacher-threads", type=int, help="PyTorch threads for the teacher (default: one per core)")
+    source.add_argument(
+        "--cache-dtype", choices=CACHE_DTYPES, default=_default("cache_dtype"), help="(default %(default)s)"
+    )
+    source.add_argument(
+        "--teacher-batch-size",
+        type=int,
+        default=_default("teacher_batch_size"),
+        help="sentences per teacher forward pass (default %(default)s)",
+    )
+    source.add_argument(
+        "--teacher-threads",
+        type=int,
+        default=_default("teacher_threads"),
+        help="PyTorch threads for the teacher (default: one per core)",
+    )
     source.add_argument(
         "--teacher-precision",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="bfloat16: CPU autocast, about 2x faster where supported (default float32)",
+        choices=TEACHER_PRECISIONS,
+        default=_default("teacher_precision"),
+        help="bfloat16: CPU autocast, about 2x faster where supported (default %(default)s)",
     )
 
     student = parser.add_argument_group("student")
@@ -87,44 +129,92 @@ def register(subparsers) -> None:
         metavar="KEY=VALUE",
         help="encoder arguments (JSON values), e.g. --encoder hidden_dim=192 num_layers=2",
     )
-    student.add_argument("--max-length", type=int, default=64)
-    student.add_argument("--vocabulary-size", type=int, default=40000)
-    student.add_argument("--min-count", type=int, default=2)
+    student.add_argument(
+        "--max-length",
+        type=int,
+        default=_default("max_length"),
+        help="the most tokens the student reads (default %(default)s)",
+    )
+    student.add_argument(
+        "--vocabulary-size",
+        type=int,
+        default=_default("vocabulary_size"),
+        help="most vocabulary entries (default %(default)s)",
+    )
+    student.add_argument(
+        "--min-count",
+        type=int,
+        default=_default("min_count"),
+        help="corpus words seen fewer times are left out (default %(default)s)",
+    )
     student.add_argument(
         "--word-vectors",
+        default=_default("word_vectors"),
         help="initial word vectors: 'teacher' (the teacher's vector of each word, "
-        "PCA-reduced), 'glove-50d' (extra [glove]) or a GloVe text file",
+        "PCA-reduced), 'glove-50d' (extra [glove]) or a GloVe text file (default: random)",
     )
     student.add_argument(
-        "--extend-vocabulary", type=int, default=0, help="add up to N frequent word-vector words the corpus lacks"
+        "--extend-vocabulary",
+        type=int,
+        default=_default("extend_vocabulary"),
+        help="add up to N frequent word-vector words the corpus lacks (default %(default)s)",
     )
-    student.add_argument("--loss", choices=LOSSES, default="cosine")
+    student.add_argument("--loss", choices=LOSSES, default=_default("loss"), help="(default %(default)s)")
 
     fit = parser.add_argument_group("training")
-    fit.add_argument("--epochs", type=int, default=5)
-    fit.add_argument("--batch-size", type=int, default=128)
-    fit.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    fit.add_argument("--learning-rate", type=float, default=1e-3)
-    fit.add_argument("--schedule", choices=SCHEDULES, default="cosine")
-    fit.add_argument("--warmup-epochs", type=float, default=0.1)
-    fit.add_argument("--weight-decay", type=float, default=0.0)
-    fit.add_argument("--clipnorm", type=float, default=1.0)
-    fit.add_argument("--patience", type=int, default=2)
+    fit.add_argument("--epochs", type=int, default=_default("epochs"), help="most epochs (default %(default)s)")
     fit.add_argument(
-        "--dev-sentences", type=int, default=2000, help="held-back sentences that pick the best epoch (default 2000)"
+        "--batch-size", type=int, default=_default("batch_size"), help="sentences per step (default %(default)s)"
     )
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--optimizer", choices=DistillConfig.optimizers, default=_default("optimizer"), help="(default %(default)s)"
+    )
+    fit.add_argument(
+        "--learning-rate",
+        type=float,
+        default=_default("learning_rate"),
+        help="peak learning rate (default %(default)s)",
+    )
+    fit.add_argument(
+        "--schedule", choices=DistillConfig.schedules, default=_default("schedule"), help="(default %(default)s)"
+    )
+    fit.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=_default("warmup_epochs"),
+        help="linear warm-up in epochs (default %(default)s)",
+    )
+    fit.add_argument(
+        "--weight-decay", type=float, default=_default("weight_decay"), help="for adamw (default %(default)s)"
+    )
+    fit.add_argument(
+        "--clipnorm",
+        type=float,
+        default=_default("clipnorm"),
+        help="gradient norm clip (default %(default)s; 0 turns it off)",
+    )
+    fit.add_argument(
+        "--patience",
+        type=int,
+        default=_default("patience"),
+        help="early stopping patience in epochs; 0 never stops (default %(default)s)",
+    )
+    fit.add_argument(
+        "--dev-sentences",
+        type=int,
+        default=_default("dev_sentences"),
+        help="held-back sentences that pick the best epoch (default %(default)s)",
+    )
+    fit.add_argument("--seed", type=int, default=_default("seed"), help="(default %(default)s)")
     fit.add_argument("--work-dir", help="checkpoints and logs (default OUT.run)")
     fit.add_argument("--resume", action="store_true", help="continue the run in the work directory")
     fit.add_argument("--overwrite", action="store_true", help="discard an earlier run in the work directory")
     parser.set_defaults(handler=run_distill)
 
 
-def _config(args: argparse.Namespace):
-    from training.distill.config import DistillConfig
-
+def _config(args: argparse.Namespace) -> DistillConfig:
     return DistillConfig(
-        architecture=args.arch or "transformer",
+        architecture=args.arch or "transformer",  # no student with --write-corpus/--teacher-only
         corpus=tuple(args.corpus),
         teacher=args.teacher,
         teacher_embeddings=args.teacher_embeddings,

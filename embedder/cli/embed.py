@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from embedder import contract
+
 FORMATS = ("tsv", "json", "similarity")
 
 
@@ -28,7 +30,9 @@ def register(subparsers) -> None:
     parser.add_argument("--target", default="localhost:8500", help="the server's host:port (default: %(default)s)")
     parser.add_argument("--model", default="default", help="the model name (default: %(default)s)")
     parser.add_argument("--version", type=int, default=None, help="the model version (default: the latest)")
-    parser.add_argument("--signature", default=None, help="the embedding signature (default: serving_default)")
+    parser.add_argument(
+        "--signature", default=None, help=f"the embedding signature (default: {contract.SIGNATURE_EMBED})"
+    )
     parser.add_argument("--normalize", action="store_true", help="scale each vector to unit L2 norm")
     parser.add_argument("--format", choices=FORMATS, default="tsv", help="output format (default: %(default)s)")
     parser.add_argument("--out", metavar="FILE.npy", help="save the (n, dim) float32 array instead of printing it")

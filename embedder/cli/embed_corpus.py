@@ -15,7 +15,18 @@ from __future__ import annotations
 import argparse
 import logging
 
+from embedder.cli import default_of
+from serving.corpus import bad_lines, records
+from serving.corpus.backend_spec import BackendSpec
+
 log = logging.getLogger(__name__)
+
+# `serving.corpus.job.CorpusJobConfig`'s defaults, restated because importing it loads gRPC, which `embedder
+# --help` should not pay for; tests/embedder/cli/test_defaults.py holds them equal.
+_AUTO = "auto"
+_OUTPUT_FORMATS = ("npy", "parquet")
+_CHUNK_SIZE = 2048
+_MAX_TEXT_BYTES = 1024 * 1024
 
 
 def register(subparsers) -> None:
@@ -40,19 +51,31 @@ def register(subparsers) -> None:
         help="the version to embed with (default: the newest; resolved once and used for every chunk)",
     )
     model.add_argument(
-        "--batch-size", type=int, default=128, metavar="N", help="sentences per model call or request (default 128)"
+        "--batch-size",
+        type=int,
+        default=default_of(BackendSpec, "batch_size"),
+        metavar="N",
+        help="sentences per model call or request (default %(default)s)",
     )
     model.add_argument(
-        "--requests-in-flight", type=int, default=4, metavar="N", help="gRPC requests at once, per chunk (default 4)"
+        "--requests-in-flight",
+        type=int,
+        default=default_of(BackendSpec, "requests_in_flight"),
+        metavar="N",
+        help="gRPC requests at once, per chunk (default %(default)s)",
     )
-    model.add_argument("--timeout", type=float, default=600.0, metavar="S", help="gRPC: seconds per chunk")
+    model.add_argument(
+        "--timeout",
+        type=float,
+        default=default_of(BackendSpec, "timeout"),
+        metavar="S",
+        help="gRPC: seconds per chunk (default %(default)s)",
+    )
     model.add_argument("--tls", action="store_true", help="gRPC over TLS")
     model.add_argument("--root-certificates", metavar="PEM", help="gRPC: CA certificate file to trust (implies TLS)")
 
     source = parser.add_argument_group("input")
-    source.add_argument(
-        "--input-format", default="auto", choices=("auto", "text", "tsv", "csv", "jsonl"), help="default: by suffix"
-    )
+    source.add_argument("--input-format", default=_AUTO, choices=(_AUTO, *records.FORMATS), help="default: by suffix")
     source.add_argument("--column", help="TSV/CSV column (header name or 0-based index) or JSONL key (default text)")
     source.add_argument(
         "--header",
@@ -62,27 +85,35 @@ def register(subparsers) -> None:
     )
     source.add_argument(
         "--bad-lines",
-        default="embed-empty",
-        choices=("embed-empty", "skip"),
+        default=bad_lines.EMBED_EMPTY,
+        choices=bad_lines.POLICIES,
         help="non-UTF-8, empty or unparseable lines: embed as the empty string (keeps row = line), or skip; both "
-        "are listed in bad_lines.jsonl and counted in the manifest (default embed-empty)",
+        f"are listed in {bad_lines.BAD_LINES_FILE} and counted in the manifest (default %(default)s)",
     )
 
     source.add_argument(
         "--max-text-bytes",
         type=int,
-        default=1024 * 1024,
+        default=_MAX_TEXT_BYTES,
         metavar="BYTES",
         help="a sentence longer than this (UTF-8 bytes; through --target also the gRPC message limit) is a bad "
-        "line, reason too-long (default 1048576)",
+        f"line, reason {records.TOO_LONG} (default %(default)s)",
     )
 
     output = parser.add_argument_group("output")
-    output.add_argument("--output-format", choices=("npy", "parquet"), help="default: npy (parquet with --runner)")
+    output.add_argument(
+        "--output-format",
+        choices=_OUTPUT_FORMATS,
+        help=f"default: {_OUTPUT_FORMATS[0]} ({_OUTPUT_FORMATS[1]} with --runner)",
+    )
     output.add_argument("--include-text", action="store_true", help="Parquet: add the sentence to each row")
     output.add_argument("--normalize", action="store_true", help="L2-normalise the embeddings")
     output.add_argument(
-        "--chunk-size", type=int, default=2048, metavar="N", help="lines per committed chunk / Parquet shard"
+        "--chunk-size",
+        type=int,
+        default=_CHUNK_SIZE,
+        metavar="N",
+        help="lines per committed chunk / Parquet shard (default %(default)s)",
     )
 
     job = parser.add_argument_group("job")

@@ -13,6 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from embedder import pretrained
+from embedder.cli import default_of
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -37,14 +40,23 @@ def register(subparsers) -> None:
     pack = actions.add_parser("pack", help="store a distilled export as a shipped-model folder")
     pack.add_argument("source", help="an `embedder distill` export (base path or version directory)")
     pack.add_argument("--out", required=True, help="the folder to write, e.g. embedder/pretrained/NAME")
-    pack.add_argument("--embedding-storage", choices=("int8", "float16", "float32"), default="int8")
-    pack.add_argument("--dense-storage", choices=("float16", "float32"), default="float16")
+    pack.add_argument(
+        "--embedding-storage",
+        choices=pretrained.EMBEDDING_STORAGES,
+        default=default_of(pretrained.pack, "embedding_storage"),
+        help="the token embedding's storage (default %(default)s)",
+    )
+    pack.add_argument(
+        "--dense-storage",
+        choices=pretrained.DENSE_STORAGES,
+        default=default_of(pretrained.pack, "dense_storage"),
+        help="the other weights' storage (default %(default)s)",
+    )
     pack.add_argument("--provenance", metavar="FILE.json", help="what made the model, stored in config.json")
     pack.set_defaults(handler=run_pack)
 
 
 def _summary(name: str) -> dict:
-    from embedder import pretrained
 
     config = pretrained.read_config(name)
     folder = pretrained.model_dir(name)
@@ -61,7 +73,6 @@ def _summary(name: str) -> dict:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from embedder import pretrained
 
     rows = [_summary(name) for name in pretrained.available()]
     if args.json:
@@ -81,7 +92,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from embedder import pretrained
     from embedder.cli import CommandError
 
     try:
@@ -92,7 +102,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from embedder import pretrained
     from embedder.cli import CommandError
 
     try:
@@ -107,7 +116,6 @@ def run_export(args: argparse.Namespace) -> int:
 def run_pack(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from embedder import pretrained
     from embedder.cli import CommandError
 
     provenance = json.loads(Path(args.provenance).read_text("utf-8")) if args.provenance else None

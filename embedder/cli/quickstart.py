@@ -14,6 +14,12 @@ from __future__ import annotations
 import argparse
 
 from embedder import contract
+from embedder.cli import default_of
+from embedder.cli.quickstart_demo import QuickstartSettings
+
+
+def _default(name: str):
+    return default_of(QuickstartSettings, name)
 
 
 def register(subparsers) -> None:
@@ -25,14 +31,27 @@ def register(subparsers) -> None:
         "server, embeds a few sentences over gRPC, prints their cosine similarities and a small semantic "
         "search, then serves until Ctrl-C. With --train FILE it trains a task model on FILE instead.",
     )
-    parser.add_argument("--models-dir", default="models", help="where models live (default: models)")
-    parser.add_argument("--model-name", default="default", help="the default model's name (default: default)")
-    parser.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500; 0: any free port)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--pretrained", default="default", help="the shipped model to export (default: default)")
+    parser.add_argument("--models-dir", default=_default("models_dir"), help="where models live (default: %(default)s)")
+    parser.add_argument(
+        "--model-name", default=_default("model_name"), help="the default model's name (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=_default("port"), help="gRPC port (default %(default)s; 0: any free port)"
+    )
+    parser.add_argument("--host", default=_default("host"), help="address to bind (default %(default)s)")
+    parser.add_argument(
+        "--pretrained", default=_default("pretrained"), help="the shipped model to export (default: %(default)s)"
+    )
     parser.add_argument("--retrain", action="store_true", help="export (or train) a new version even if one exists")
-    parser.add_argument("--epochs", type=int, default=8, help="most training epochs (default 8)")
-    parser.add_argument("--arch", default="structured", choices=contract.ARCHITECTURES)
+    parser.add_argument(
+        "--epochs", type=int, default=_default("epochs"), help="most training epochs (default %(default)s)"
+    )
+    parser.add_argument(
+        "--arch",
+        default=_default("architecture"),
+        choices=contract.ARCHITECTURES,
+        help="the encoder trained with --train (default %(default)s)",
+    )
     parser.add_argument(
         "--train",
         metavar="FILE",
@@ -40,7 +59,7 @@ def register(subparsers) -> None:
         "instead of exporting the shipped model",
     )
     parser.add_argument("--encoder", nargs="+", metavar="KEY=VALUE", help="encoder arguments for training")
-    parser.add_argument("--work-dir", default="runs/quickstart", help="training checkpoints (default runs/quickstart)")
+    parser.add_argument("--work-dir", default=_default("work_dir"), help="training checkpoints (default %(default)s)")
     parser.add_argument("--no-serve", action="store_true", help="exit after the demonstration call")
     parser.set_defaults(handler=run_quickstart)
 
@@ -50,7 +69,6 @@ def run_quickstart(args: argparse.Namespace) -> int:
 
     from embedder.cli import CommandError
     from embedder.cli.quickstart_demo import (
-        QuickstartSettings,
         bundled_training_data,
         demo,
         ensure_model,

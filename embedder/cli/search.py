@@ -17,6 +17,12 @@ import json
 import os
 import sys
 
+from embedder.cli import default_of
+from serving.search import ann
+from serving.search.dedupe import find_duplicates
+from serving.search.index_builder import IndexBuildConfig
+from serving.search.search_index import SearchIndex
+
 
 def register(subparsers) -> None:
     _register_index(subparsers)
@@ -25,9 +31,7 @@ def register(subparsers) -> None:
 
 
 def _register_index(subparsers) -> None:
-    from serving.search.ann import AnnParams
-
-    defaults = AnnParams()
+    defaults = ann.AnnParams()
     parser = subparsers.add_parser(
         "index",
         help="build a search index (exact, HNSW or IVF-PQ; float, int8 or binary) from embed-corpus output",
@@ -38,12 +42,15 @@ def _register_index(subparsers) -> None:
     parser.add_argument("vectors", metavar="VECTORS_DIR", help="an embed-corpus output directory")
     parser.add_argument("--out", required=True, metavar="INDEX_DIR", help="the index directory (created if absent)")
     parser.add_argument(
-        "--kind", choices=("exact", "hnsw", "ivf-pq"), help="exact (matrix product), hnsw or ivf-pq (default exact)"
+        "--kind",
+        choices=ann.KINDS,
+        help=f"exact (matrix product), hnsw or ivf-pq (default {ann.EXACT}; with --add or --resume the index's)",
     )
     parser.add_argument(
         "--quantize",
-        choices=("none", "int8", "binary"),
-        help="codes searched: float32, 8-bit scalar or 1-bit sign; quantized kinds rescore with float32 (default none)",
+        choices=ann.QUANTIZATIONS,
+        help="codes searched: float32, 8-bit scalar or 1-bit sign; quantized kinds rescore with float32 "
+        f"(default {ann.NONE}; with --add or --resume the index's)",
     )
     parser.add_argument("--shard", metavar="I/N", help="index only shard I of N (npy: row ranges; Parquet: files)")
     job = parser.add_mutually_exclusive_group()
@@ -51,29 +58,59 @@ def _register_index(subparsers) -> None:
     job.add_argument("--resume", action="store_true", help="continue an interrupted build")
     job.add_argument("--overwrite", action="store_true", help="replace the index in --out")
     tuning = parser.add_argument_group("index settings")
-    tuning.add_argument("--hnsw-m", type=int, default=defaults.hnsw_m, metavar="N", help="HNSW links per node (32)")
     tuning.add_argument(
-        "--ef-construction", type=int, default=defaults.ef_construction, metavar="N", help="HNSW build depth (200)"
+        "--hnsw-m", type=int, default=defaults.hnsw_m, metavar="N", help="HNSW links per node (%(default)s)"
     )
     tuning.add_argument(
-        "--ef-search", type=int, default=defaults.ef_search, metavar="N", help="HNSW search depth (128)"
+        "--ef-construction",
+        type=int,
+        default=defaults.ef_construction,
+        metavar="N",
+        help="HNSW build depth (%(default)s)",
     )
-    tuning.add_argument("--nlist", type=int, default=0, metavar="N", help="IVF lists (default about 4·sqrt(rows))")
-    tuning.add_argument("--nprobe", type=int, default=defaults.nprobe, metavar="N", help="IVF lists searched (32)")
-    tuning.add_argument("--pq-m", type=int, default=0, metavar="N", help="PQ sub-quantizers (default dim/4)")
     tuning.add_argument(
-        "--train-rows", type=int, default=0, metavar="N", help="training sample (default max(64·nlist, 20000))"
+        "--ef-search", type=int, default=defaults.ef_search, metavar="N", help="HNSW search depth (%(default)s)"
+    )
+    tuning.add_argument(
+        "--nlist",
+        type=int,
+        default=defaults.nlist,
+        metavar="N",
+        help="IVF lists (default %(default)s: about 4·sqrt(rows))",
+    )
+    tuning.add_argument(
+        "--nprobe", type=int, default=defaults.nprobe, metavar="N", help="IVF lists searched (%(default)s)"
+    )
+    tuning.add_argument(
+        "--pq-m", type=int, default=defaults.pq_m, metavar="N", help="PQ sub-quantizers (default %(default)s: dim/4)"
+    )
+    tuning.add_argument(
+        "--train-rows",
+        type=int,
+        default=defaults.train_rows,
+        metavar="N",
+        help="training sample (default %(default)s: max(64·nlist, 20000))",
     )
     tuning.add_argument(
         "--rescore-multiplier",
         type=int,
         default=defaults.rescore_multiplier,
         metavar="N",
-        help="quantized kinds: candidates per result rescored with float32 (4)",
+        help="quantized kinds: candidates per result rescored with float32 (%(default)s)",
     )
-    tuning.add_argument("--chunk-rows", type=int, default=16384, metavar="N", help="rows per step (16384)")
     tuning.add_argument(
-        "--checkpoint-rows", type=int, default=262144, metavar="N", help="rows between FAISS checkpoints (262144)"
+        "--chunk-rows",
+        type=int,
+        default=default_of(IndexBuildConfig, "chunk_rows"),
+        metavar="N",
+        help="rows per step (%(default)s)",
+    )
+    tuning.add_argument(
+        "--checkpoint-rows",
+        type=int,
+        default=default_of(IndexBuildConfig, "checkpoint_rows"),
+        metavar="N",
+        help="rows between FAISS checkpoints (%(default)s)",
     )
     parser.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: on a tty)"
@@ -93,7 +130,13 @@ def _register_search(subparsers) -> None:
     parser.add_argument("index", metavar="INDEX_DIR", help="an index directory, or a directory of shard indexes")
     parser.add_argument("queries", nargs="*", metavar="QUERY", help="query sentences")
     parser.add_argument("--queries-file", metavar="FILE", help="more queries, one a line")
-    parser.add_argument("--top-k", type=int, default=10, metavar="K", help="results per query (10)")
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=default_of(SearchIndex.search, "top_k"),
+        metavar="K",
+        help="results per query (%(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON: one object per query with its results")
     parser.add_argument(
         "--rescore-multiplier", type=int, metavar="N", help="quantized kinds: candidates per result (index's setting)"
@@ -120,18 +163,35 @@ def _register_dedupe(subparsers) -> None:
         "--clusters joins them into groups.",
     )
     parser.add_argument("vectors", metavar="VECTORS_DIR", help="an embed-corpus output directory")
-    parser.add_argument("--threshold", type=float, default=0.9, metavar="COS", help="smallest similarity (0.9)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=default_of(find_duplicates, "threshold"),
+        metavar="COS",
+        help="smallest similarity (%(default)s)",
+    )
     parser.add_argument("--clusters", action="store_true", help="print groups of near-duplicates instead of pairs")
-    parser.add_argument("--max-pairs", type=int, default=500_000, metavar="N", help="keep the best N pairs (500000)")
-    parser.add_argument("--chunk-size", type=int, default=2048, metavar="N", help="rows compared at once (2048)")
+    parser.add_argument(
+        "--max-pairs",
+        type=int,
+        default=default_of(find_duplicates, "max_pairs"),
+        metavar="N",
+        help="keep the best N pairs (%(default)s)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=default_of(find_duplicates, "query_chunk_size"),
+        metavar="N",
+        help="rows compared at once (%(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(handler=run_dedupe)
 
 
 def run_index(args: argparse.Namespace) -> int:
     from embedder.cli import CommandError
-    from serving.search.ann import AnnParams
-    from serving.search.index_builder import BuildRefused, IndexBuildConfig, IndexExists, build_index
+    from serving.search.index_builder import BuildRefused, IndexExists, build_index
     from serving.search.index_manifest import ModelMismatch
 
     try:
@@ -141,7 +201,7 @@ def run_index(args: argparse.Namespace) -> int:
             kind=args.kind,
             quantize=args.quantize,
             shard=args.shard,
-            params=AnnParams(
+            params=ann.AnnParams(
                 hnsw_m=args.hnsw_m,
                 ef_construction=args.ef_construction,
                 ef_search=args.ef_search,
@@ -259,7 +319,7 @@ def run_search(args: argparse.Namespace) -> int:
 def run_dedupe(args: argparse.Namespace) -> int:
     from embedder.cli import CommandError
     from serving.corpus.output_reader import read_corpus_output
-    from serving.search.dedupe import duplicate_clusters, find_duplicates
+    from serving.search.dedupe import duplicate_clusters
 
     try:
         output = read_corpus_output(args.vectors)

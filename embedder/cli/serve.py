@@ -67,7 +67,7 @@ def register(subparsers) -> None:
         "runs the real TensorFlow Serving with the same config files.",
     )
     tf_flags = parser.add_argument_group("tensorflow_model_server flags (applied)")
-    tf_flags.add_argument("--port", type=int, default=8500, help="gRPC port (default 8500; 0: any free port)")
+    tf_flags.add_argument("--port", type=int, default=8500, help="gRPC port (default %(default)s; 0: any free port)")
     tf_flags.add_argument("--grpc_socket_path", default="", help="also listen on this UNIX socket")
     tf_flags.add_argument(
         "--rest_api_port",
@@ -96,7 +96,7 @@ def register(subparsers) -> None:
         "--file_system_poll_wait_seconds",
         type=float,
         default=1,
-        help="seconds between polls for new versions (default 1; 0: poll once)",
+        help="seconds between polls for new versions (default %(default)s; 0: poll once)",
     )
     _add_bool(tf_flags, "enable_batching", False, "batch concurrent requests into one model call")
     tf_flags.add_argument("--batching_parameters_file", default="", help="a BatchingParameters text file")
@@ -111,7 +111,7 @@ def register(subparsers) -> None:
         default="",
         help="gRPC server arguments key=value,... (e.g. grpc.max_receive_message_length=1048576)",
     )
-    tf_flags.add_argument("--grpc_max_threads", type=int, default=64, help="gRPC worker threads (default 64)")
+    tf_flags.add_argument("--grpc_max_threads", type=int, default=64, help="gRPC worker threads (default %(default)s)")
     _add_bool(tf_flags, "enable_model_warmup", True, "replay assets.extra/tf_serving_warmup_requests before serving")
     tf_flags.add_argument("--num_request_iterations_for_warmup", type=int, default=1)
     tf_flags.add_argument("--max_num_load_retries", type=int, default=5, help="retries of a failed version load")
@@ -133,7 +133,7 @@ def register(subparsers) -> None:
     own.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to bind (default 127.0.0.1; 0.0.0.0 or :: for all interfaces, as TF Serving)",
+        help="address to bind (default %(default)s; 0.0.0.0 or :: for all interfaces, as TF Serving)",
     )
     own.add_argument(
         "--grpc_max_message_size",

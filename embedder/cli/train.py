@@ -22,7 +22,26 @@ import json
 import sys
 from pathlib import Path
 
-from embedder.contract import ARCHITECTURES
+from embedder.cli import default_of
+from training.config import (
+    ARCHITECTURES,
+    DISTRIBUTIONS,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    FinetuneConfig,
+    RunConfig,
+    TrainConfig,
+)
+from training.data import FORMATS
+from training.evaluate import evaluate_classifier
+
+# Flags default to None, so that a --config file's settings stand unless a flag is given; the help shows the
+# settings classes' defaults, which apply when neither gives a value.
+
+
+def _shown(settings_class: type, name: str) -> str:
+    return f"default {default_of(settings_class, name)}"
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict:
@@ -42,33 +61,45 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument("--train", dest="train_path", help="training file (TSV, CSV or JSONL)")
     group.add_argument("--dev", dest="dev_path", help="dev file for early stopping (default: a hold-out of --train)")
-    group.add_argument("--dev-fraction", type=float, help="share of --train held out without --dev (default 0.1)")
-    group.add_argument("--text-column", help="text column (default: text)")
-    group.add_argument("--label-column", help="label column (default: label)")
-    group.add_argument("--format", dest="file_format", choices=("tsv", "csv", "jsonl"), help="default: by suffix")
+    group.add_argument(
+        "--dev-fraction",
+        type=float,
+        help=f"share of --train held out without --dev ({_shown(RunConfig, 'dev_fraction')})",
+    )
+    group.add_argument("--text-column", help=f"text column ({_shown(RunConfig, 'text_column')})")
+    group.add_argument("--label-column", help=f"label column ({_shown(RunConfig, 'label_column')})")
+    group.add_argument("--format", dest="file_format", choices=FORMATS, help="default: by suffix")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=int, help="most epochs (default 10)")
-    group.add_argument("--batch-size", type=int, help="global batch size (default 32)")
-    group.add_argument("--optimizer", choices=("adam", "adamw", "sgd"))
-    group.add_argument("--learning-rate", type=float, help="peak learning rate (default 1e-3)")
-    group.add_argument("--schedule", choices=("constant", "cosine"))
-    group.add_argument("--warmup-epochs", type=float)
-    group.add_argument("--weight-decay", type=float, help="for adamw")
-    group.add_argument("--clipnorm", type=float, help="gradient norm clip (default 1.0; 0 turns it off)")
-    group.add_argument("--label-smoothing", type=float)
-    group.add_argument("--patience", type=int, help="early stopping patience in epochs; 0 never stops (default 3)")
-    group.add_argument("--seed", type=int)
+    group.add_argument("--epochs", type=int, help=f"most epochs ({_shown(RunConfig, 'epochs')})")
+    group.add_argument("--batch-size", type=int, help=f"global batch size ({_shown(RunConfig, 'batch_size')})")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, help=f"({_shown(RunConfig, 'optimizer')})")
+    group.add_argument("--learning-rate", type=float, help=f"peak learning rate ({_shown(RunConfig, 'learning_rate')})")
+    group.add_argument("--schedule", choices=SCHEDULES, help=f"({_shown(RunConfig, 'schedule')})")
+    group.add_argument(
+        "--warmup-epochs", type=float, help=f"linear warm-up in epochs ({_shown(RunConfig, 'warmup_epochs')})"
+    )
+    group.add_argument("--weight-decay", type=float, help=f"for adamw ({_shown(RunConfig, 'weight_decay')})")
+    group.add_argument(
+        "--clipnorm", type=float, help=f"gradient norm clip ({_shown(RunConfig, 'clipnorm')}; 0 turns it off)"
+    )
+    group.add_argument("--label-smoothing", type=float, help=f"({_shown(RunConfig, 'label_smoothing')})")
+    group.add_argument(
+        "--patience",
+        type=int,
+        help=f"early stopping patience in epochs; 0 never stops ({_shown(RunConfig, 'patience')})",
+    )
+    group.add_argument("--seed", type=int, help=f"({_shown(RunConfig, 'seed')})")
     group.add_argument("--deterministic", action="store_true", default=None, help="TensorFlow op determinism")
     group.add_argument("--head", nargs="+", metavar="KEY=VALUE", help="ClassificationHead arguments")
     hardware = parser.add_argument_group("hardware")
-    hardware.add_argument("--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"))
+    hardware.add_argument("--precision", choices=PRECISIONS, help=f"({_shown(RunConfig, 'precision')})")
     hardware.add_argument(
         "--distribution",
-        choices=("auto", "none", "mirrored", "multi_worker"),
-        help="auto: TF_CONFIG → multi_worker, several GPUs → mirrored (default auto)",
+        choices=DISTRIBUTIONS,
+        help=f"auto: TF_CONFIG → multi_worker, several GPUs → mirrored ({_shown(RunConfig, 'distribution')})",
     )
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="model base path; the export becomes its next version")
@@ -90,12 +121,24 @@ def register(subparsers) -> None:
     _add_data_options(train)
     model = train.add_argument_group("model")
     model.add_argument("--encoder", nargs="+", metavar="KEY=VALUE", help="encoder arguments, e.g. rnn_units=128")
-    model.add_argument("--max-length", type=int, help="tokens read per text (default 128)")
-    model.add_argument("--vocabulary-size", type=int, help="most vocabulary entries (default 30000)")
-    model.add_argument("--min-count", type=int)
-    model.add_argument("--no-lowercase", dest="lowercase", action="store_false", default=None)
-    model.add_argument("--word-vectors", help="'glove-50d' (extra: glove) or a GloVe text file")
-    model.add_argument("--extend-vocabulary", type=int, help="add this many frequent word-vector words")
+    model.add_argument("--max-length", type=int, help=f"tokens read per text ({_shown(TrainConfig, 'max_length')})")
+    model.add_argument(
+        "--vocabulary-size", type=int, help=f"most vocabulary entries ({_shown(TrainConfig, 'vocabulary_size')})"
+    )
+    model.add_argument(
+        "--min-count",
+        type=int,
+        help=f"words seen fewer times are left out ({_shown(TrainConfig, 'min_count')})",
+    )
+    model.add_argument(
+        "--no-lowercase", dest="lowercase", action="store_false", default=None, help="keep the texts' case"
+    )
+    model.add_argument("--word-vectors", help="'glove-50d' (extra: glove) or a GloVe text file (default: none)")
+    model.add_argument(
+        "--extend-vocabulary",
+        type=int,
+        help=f"add this many frequent word-vector words ({_shown(TrainConfig, 'extend_vocabulary')})",
+    )
     model.add_argument("--freeze-word-vectors", action="store_true", default=None)
     _add_run_options(train)
     train.set_defaults(handler=run_train)
@@ -111,32 +154,45 @@ def register(subparsers) -> None:
         dest="source",
         help="model base path or version directory to start from, or a shipped model's name (e.g. default)",
     )
-    finetune.add_argument("--freeze-epochs", type=int, help="epochs training only the new head first")
+    finetune.add_argument(
+        "--freeze-epochs",
+        type=int,
+        help=f"epochs training only the new head first ({_shown(FinetuneConfig, 'freeze_epochs')})",
+    )
     finetune.add_argument(
         "--pairs",
         action="store_true",
         default=None,
         help="scored sentence pairs (score, sentence1, sentence2); exports a model without head",
     )
-    finetune.add_argument("--score-column")
-    finetune.add_argument("--first-column")
-    finetune.add_argument("--second-column")
-    finetune.add_argument("--max-score", type=float, help="score meaning identical (default 5, as STS-B)")
+    finetune.add_argument("--score-column", help=f"({_shown(FinetuneConfig, 'score_column')})")
+    finetune.add_argument("--first-column", help=f"({_shown(FinetuneConfig, 'first_column')})")
+    finetune.add_argument("--second-column", help=f"({_shown(FinetuneConfig, 'second_column')})")
+    finetune.add_argument(
+        "--max-score", type=float, help=f"score meaning identical ({_shown(FinetuneConfig, 'max_score')}, as STS-B)"
+    )
     finetune.add_argument(
         "--penalty",
         dest="penalty_coefficient",
         type=float,
-        help="structured encoders: the redundancy penalty's weight while fine-tuning (0 recommended with --pairs)",
+        help="structured encoders: the redundancy penalty's weight while fine-tuning (0 recommended with --pairs; "
+        "default: the source's)",
     )
     finetune.add_argument(
         "--new-words",
         type=int,
-        help="add up to N of the training texts' words the source's vocabulary lacks (default 20000; 0: keep it)",
+        help="add up to N of the training texts' words the source's vocabulary lacks "
+        f"({_shown(FinetuneConfig, 'new_words')}; 0: keep it)",
     )
-    finetune.add_argument("--new-word-min-count", type=int, help="occurrences a new word needs (default 2)")
+    finetune.add_argument(
+        "--new-word-min-count",
+        type=int,
+        help=f"occurrences a new word needs ({_shown(FinetuneConfig, 'new_word_min_count')})",
+    )
     finetune.add_argument(
         "--new-word-vectors",
-        help="first vectors of new words: 'glove-50d' (default), a GloVe text file, or 'none' (the [UNK] row)",
+        help="first vectors of new words: 'glove-50d', a GloVe text file, or 'none' (the [UNK] row) "
+        f"({_shown(FinetuneConfig, 'new_word_vectors')})",
     )
     _add_data_options(finetune)
     _add_run_options(finetune)
@@ -146,13 +202,23 @@ def register(subparsers) -> None:
     evaluate.add_argument("model", help="model base path (latest version) or version directory")
     evaluate.add_argument("data", help="labelled file, or scored pairs with --pairs")
     evaluate.add_argument("--pairs", action="store_true", help="Spearman and Pearson of cosine similarity")
-    evaluate.add_argument("--text-column", default="text")
-    evaluate.add_argument("--label-column", default="label")
-    evaluate.add_argument("--score-column", default="score")
-    evaluate.add_argument("--first-column", default="sentence1")
-    evaluate.add_argument("--second-column", default="sentence2")
-    evaluate.add_argument("--format", dest="file_format", choices=("tsv", "csv", "jsonl"))
-    evaluate.add_argument("--batch-size", type=int, default=64)
+    # The columns default to the training runs' own, so a model evaluates on files shaped like its training data.
+    for flag, settings_class in (
+        ("text-column", RunConfig),
+        ("label-column", RunConfig),
+        ("score-column", FinetuneConfig),
+        ("first-column", FinetuneConfig),
+        ("second-column", FinetuneConfig),
+    ):
+        default = default_of(settings_class, flag.replace("-", "_"))
+        evaluate.add_argument(f"--{flag}", default=default, help="(default %(default)s)")
+    evaluate.add_argument("--format", dest="file_format", choices=FORMATS, help="default: by suffix")
+    evaluate.add_argument(
+        "--batch-size",
+        type=int,
+        default=default_of(evaluate_classifier, "batch_size"),
+        help="sentences per model call (default %(default)s)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(handler=run_evaluate)
 
@@ -232,14 +298,12 @@ def _run(args, function, config) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from training.config import TrainConfig
     from training.train import train
 
     return _run(args, train, _settings(args, TrainConfig))
 
 
 def run_finetune(args: argparse.Namespace) -> int:
-    from training.config import FinetuneConfig
     from training.finetune import finetune
 
     return _run(args, finetune, _settings(args, FinetuneConfig))

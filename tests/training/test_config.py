@@ -31,7 +31,7 @@ def test_encoder_dict_is_copied():
         ({"distribution": "tpu"}, r"argument `distribution`.*Received: distribution='tpu'"),
         ({"dev_fraction": 1.0}, r"argument `dev_fraction`.*Received: dev_fraction=1.0"),
         ({"extend_vocabulary": 100}, r"argument `extend_vocabulary`, expected 0 when no word_vectors"),
-        ({"learning_rate": -1}, r"argument `learning_rate`, expected a positive number"),
+        ({"learning_rate": -1}, r"argument `learning_rate`, expected a number > 0. Received: learning_rate=-1"),
     ],
 )
 def test_invalid_settings(kwargs, message):

@@ -1,8 +1,9 @@
 """`DistillConfig`: the settings of one distillation run, a frozen dataclass the CLI fills and the export keeps.
 
-Standard library only (and `training.config`), so the CLI can check settings before TensorFlow loads. The names
-of the optimiser's settings (`epochs`, `learning_rate`, `schedule`, `warmup_epochs`, `optimizer`, `weight_decay`,
-`clipnorm`) are the training runs' own, so `training.loop.make_optimizer` serves both.
+Standard library only, so the CLI can check settings before TensorFlow loads. The optimisation settings
+(`epochs`, `batch_size`, `optimizer`, `learning_rate`, `schedule`, `warmup_epochs`, `weight_decay`, `clipnorm`,
+`patience`, `seed`) are `training.settings.OptimizationSettings`'s, the training runs' own, so that
+`training.loop.make_optimizer` serves both; distillation keeps its own defaults and allows fewer optimisers.
 
 Example:
     >>> config = DistillConfig(architecture="transformer", corpus=("reviews.txt.gz",), teacher="all-MiniLM-L6-v2")
@@ -12,36 +13,25 @@ Example:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 from embedder import contract
-from training.config import RunConfig, _choice, _invalid
+from embedder.validation import check_choice, check_int, invalid
+from training.settings import ModelSettings, OptimizationSettings
 
 #: The architectures a student can have (the attention encoders).
 STUDENT_ARCHITECTURES = contract.ATTENTION_ARCHITECTURES
 LOSSES = ("cosine", "mse", "cosine+mse")
 CACHE_DTYPES = ("float16", "float32")
+#: What the teacher computes in (see `training.distill.teacher`).
+TEACHER_PRECISIONS = ("float32", "bfloat16")
+#: The optimisers a distillation allows (fewer than a training run's); its schedules are the training runs'.
 OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("constant", "cosine")
-
-
-def _check_int(name: str, value, minimum: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _invalid(name, f"an integer >= {minimum}" + (" or None" if optional else ""), value)
-
-
-def _check_number(name: str, value, minimum: float, strict: bool = False) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or value < minimum or (strict and value == minimum):
-        raise _invalid(name, f"a number {'>' if strict else '>='} {minimum}", value)
 
 
 @dataclass(frozen=True, kw_only=True)
-class DistillConfig:
+class DistillConfig(OptimizationSettings, ModelSettings):
     """Settings of `embedder distill`.
 
     Args:
@@ -63,11 +53,8 @@ class DistillConfig:
             wastes least on a machine whose cores are busy with other work.
         teacher_precision: "float32" or "bfloat16" (PyTorch CPU autocast: about twice the sentences per CPU-second
             where the CPU supports it, vectors within a cosine of 1e-4 of float32's). Defaults to "float32".
-        encoder: the encoder's keyword arguments.
-        max_length: the most tokens the student reads. Defaults to 64.
-        vocabulary_size: the most vocabulary entries (reserved ones included). Defaults to 40000.
-        min_count: corpus words seen fewer times are left out. Defaults to 2.
-        lowercase: lower-case texts. Defaults to True.
+        encoder, max_length, vocabulary_size, min_count, lowercase: the student, see `ModelSettings`. Defaults:
+            {}, 64, 40000, 2, True.
         word_vectors: initial token embeddings: "teacher" (each vocabulary word encoded alone by the teacher,
             PCA-reduced to the embedding width; needs `teacher`), "glove-50d" or a GloVe text file; None for
             random.
@@ -78,11 +65,10 @@ class DistillConfig:
         dev_sentences: corpus sentences held back to pick the best epoch (mean cosine to the teacher).
             Defaults to 2000.
         epochs, batch_size, optimizer, learning_rate, schedule, warmup_epochs, weight_decay, clipnorm, patience,
-            seed: optimisation, as for `embedder train`. Defaults: 5, 128, "adam", 1e-3, "cosine", 0.1, 0, 1.0,
-            2, 0.
+            seed: optimisation, see `OptimizationSettings` (optimizer "adam" or "adamw"). Defaults: 5, 128,
+            "adam", 1e-3, "cosine", 0.1, 0, 1.0, 2, 0.
     """
 
-    architecture: str
     corpus: tuple[str, ...]
     teacher: str | None = None
     teacher_embeddings: str | None = None
@@ -96,71 +82,43 @@ class DistillConfig:
     teacher_batch_size: int = 64
     teacher_threads: int | None = None
     teacher_precision: str = "float32"
-    encoder: dict[str, Any] = field(default_factory=dict)
+    loss: str = "cosine"
+    dev_sentences: int = 2000
+    # The student: `ModelSettings`'s fields, with the defaults and architectures that suit distillation.
+    architectures: ClassVar[tuple[str, ...]] = STUDENT_ARCHITECTURES
     max_length: int = 64
     vocabulary_size: int = 40000
     min_count: int = 2
-    lowercase: bool = True
-    word_vectors: str | None = None
-    extend_vocabulary: int = 0
-    loss: str = "cosine"
-    dev_sentences: int = 2000
+    # Optimisation: `OptimizationSettings`'s fields, with the defaults that suit distillation.
+    optimizers: ClassVar[tuple[str, ...]] = OPTIMIZERS
     epochs: int = 5
     batch_size: int = 128
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
     schedule: str = "cosine"
     warmup_epochs: float = 0.1
-    weight_decay: float = 0.0
-    clipnorm: float | None = 1.0
     patience: int = 2
-    seed: int = 0
 
     def __post_init__(self):
-        _choice("architecture", self.architecture, STUDENT_ARCHITECTURES)
+        super().__post_init__()
         object.__setattr__(self, "corpus", tuple(str(p) for p in self.corpus))
         object.__setattr__(self, "exclude", tuple(str(p) for p in self.exclude))
         if not self.corpus:
-            raise _invalid("corpus", "at least one file", self.corpus)
+            raise invalid("corpus", "at least one file", self.corpus)
         if self.teacher is None and self.teacher_embeddings is None:
             raise ValueError(
                 "Give `teacher` (a sentence-transformers model) or `teacher_embeddings` (vectors computed "
                 "elsewhere). Received neither."
             )
-        _check_int("max_words", self.max_words, 1)
-        _check_int("min_words", self.min_words, 1)
-        _check_int("max_per_file", self.max_per_file, 1, optional=True)
-        _check_int("max_sentences", self.max_sentences, 1, optional=True)
-        _choice("cache_dtype", self.cache_dtype, CACHE_DTYPES)
-        _check_int("teacher_batch_size", self.teacher_batch_size, 1)
-        _check_int("teacher_threads", self.teacher_threads, 1, optional=True)
-        _choice("teacher_precision", self.teacher_precision, ("float32", "bfloat16"))
-        if not isinstance(self.encoder, dict):
-            raise _invalid("encoder", "a dict of encoder arguments", self.encoder)
-        object.__setattr__(self, "encoder", dict(self.encoder))
-        _check_int("max_length", self.max_length, 1)
-        _check_int("vocabulary_size", self.vocabulary_size, 4)
-        _check_int("min_count", self.min_count, 1)
-        _check_int("extend_vocabulary", self.extend_vocabulary, 0)
+        check_int("max_words", self.max_words)
+        check_int("min_words", self.min_words)
+        check_int("max_per_file", self.max_per_file, optional=True)
+        check_int("max_sentences", self.max_sentences, optional=True)
+        check_choice("cache_dtype", self.cache_dtype, CACHE_DTYPES)
+        check_int("teacher_batch_size", self.teacher_batch_size)
+        check_int("teacher_threads", self.teacher_threads, optional=True)
+        check_choice("teacher_precision", self.teacher_precision, TEACHER_PRECISIONS)
         if self.extend_vocabulary and self.word_vectors in (None, "teacher"):
-            raise _invalid("extend_vocabulary", "0 unless word_vectors names GloVe vectors", self.extend_vocabulary)
+            raise invalid("extend_vocabulary", "0 unless word_vectors names GloVe vectors", self.extend_vocabulary)
         if self.word_vectors == "teacher" and self.teacher is None:
-            raise _invalid("word_vectors", "not 'teacher' without a `teacher` model", self.word_vectors)
-        _choice("loss", self.loss, LOSSES)
-        _check_int("dev_sentences", self.dev_sentences, 1)
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_number("learning_rate", self.learning_rate, 0, strict=True)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _check_number("warmup_epochs", self.warmup_epochs, 0)
-        _check_number("weight_decay", self.weight_decay, 0)
-        if self.clipnorm is not None:
-            _check_number("clipnorm", self.clipnorm, 0, strict=True)
-        _check_int("patience", self.patience, 0)
-        _check_int("seed", self.seed, 0)
-
-    # The training runs' (generic) serialisation: the settings as JSON-able dicts, and their differences.
-    to_dict = RunConfig.to_dict
-    from_dict = classmethod(RunConfig.from_dict.__func__)
-    differences = RunConfig.differences
+            raise invalid("word_vectors", "not 'teacher' without a `teacher` model", self.word_vectors)
+        check_choice("loss", self.loss, LOSSES)
+        check_int("dev_sentences", self.dev_sentences)
