@@ -1,17 +1,22 @@
-"""Exports that compute in bfloat16: the same model, rebuilt under Keras's ``mixed_bfloat16`` policy.
+"""Models that compute in another precision: the same weights, rebuilt under another Keras dtype policy.
 
-Under that policy every layer keeps float32 variables and computes in bfloat16; the layers of this package
-compute their attention softmax and the pooled sums in float32 (see `masked_softmax`, `MaskedMeanPooling`; Keras's
-own MultiHeadAttention, in the transformer, keeps its softmax in bfloat16), and the serving functions cast every
-output to float32, so a bfloat16 export has the float32 export's signatures exactly. On a CPU with bfloat16
-matrix units (AVX512-BF16, AMX) the matmuls run several times faster; elsewhere they may run slower: measure
-(`bench/precision.py`).
+Export (`precision="bfloat16"`): under Keras's ``mixed_bfloat16`` policy every layer keeps float32 variables and
+computes in bfloat16; the layers of this package compute their attention softmax and pooled sums in float32 (see
+`masked_softmax`, `MaskedMeanPooling`; Keras's own MultiHeadAttention, in the transformer, keeps its softmax in
+bfloat16), and the serving functions cast every output to float32, so a bfloat16 export has the float32 export's
+signatures exactly. On a CPU with bfloat16 matrix units (AVX512-BF16, AMX) the matmuls run faster; elsewhere they
+may run slower: measure (`bench/precision.py`).
+
+Training uses the same rebuild the other way: a model trained in mixed precision is exported as float32, and a
+float32 model is fine-tuned in mixed precision.
 
 Example:
     >>> fast = with_precision(embedder.model, "bfloat16")     # a copy; `embedder.model` is unchanged
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import keras
 
@@ -22,30 +27,44 @@ from embedder.validation import check_choice
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
-def _with_policy(config, policy: str):
-    """`config` (a serialized Keras object) with every float32 dtype policy replaced by `policy`."""
-    if isinstance(config, dict):
-        if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name") == "float32":
-            return {**config, "config": {**config["config"], "name": policy}}
-        return {key: _with_policy(value, policy) for key, value in config.items()}
-    if isinstance(config, list):
-        return [_with_policy(value, policy) for value in config]
-    return config
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Sets Keras's global dtype policy for the duration (layers built inside compute in that precision)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _rewrite_dtype(value, policy: str):
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy" and isinstance(value.get("config"), dict):
+            return dict(value, config=dict(value["config"], name=policy))
+        return {key: _rewrite_dtype(item, policy) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rewrite_dtype(item, policy) for item in value]
+    return value
+
+
+def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
+    """A copy of a functional model whose layers compute under `policy`, with the same weights.
+
+    Both the layers' recorded policies and the global one (for sublayers that a layer creates without passing its
+    own on) are set to `policy` while the copy is built.
+    """
+    config = _rewrite_dtype(model.get_config(), policy)
+    with dtype_policy(policy):
+        copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def with_precision(model: keras.Model, precision: str) -> keras.Model:
-    """`model` itself for "float32"; for "bfloat16", a copy with the same weights that computes in bfloat16."""
+    """`model` itself for "float32" when it already computes in float32; otherwise a copy computing in
+    `precision` ("float32" or "bfloat16") with the same weights."""
     check_choice("precision", precision, contract.EXPORT_PRECISIONS)
-    if precision == "float32":
+    if model.dtype_policy.name == POLICIES[precision]:
         return model
-    policy = POLICIES[precision]
-    config = _with_policy(keras.saving.serialize_keras_object(model), policy)
-    # Sublayers that a layer creates without passing its own policy on take the global one: set it too.
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        copy = keras.saving.deserialize_keras_object(config)
-    finally:
-        keras.config.set_dtype_policy(previous)
-    copy.set_weights(model.get_weights())
-    return copy
+    return with_dtype_policy(model, POLICIES[precision])

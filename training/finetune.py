@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from embedder.precision import dtype_policy, with_dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint, read_state
 from training.config import FinetuneConfig
@@ -39,11 +40,9 @@ from training.loop import (
     default_work_dir,
     finish_run,
     make_optimizer,
-    precision_policy,
     prepare_work_dir,
     run_fit,
     seed_everything,
-    with_dtype_policy,
 )
 from training.train import classifier_model, compile_classifier, load_labelled_data, one_hot
 
@@ -215,7 +214,7 @@ def finetune(
 
     freeze = min(config.freeze_epochs, config.epochs)
     phases = [("frozen", 0, freeze), ("full", freeze, config.epochs)] if freeze else [("full", 0, config.epochs)]
-    with precision_policy(config.precision), strategy.scope():
+    with dtype_policy(config.precision), strategy.scope():
         keras.utils.set_random_seed(config.seed)
         source = _load_source(config, source_dir)
         texts = [*train_data.first, *train_data.second] if config.pairs else list(train_data.texts)
@@ -257,7 +256,7 @@ def finetune(
     for phase, start, end in phases:
         if done >= end or phase == stopped_phase:
             continue
-        with precision_policy(config.precision), strategy.scope():
+        with dtype_policy(config.precision), strategy.scope():
             encoder.trainable = phase != "frozen"
             optimizer = make_optimizer(config, batches_per_epoch, end - start)
             if config.pairs:

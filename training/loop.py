@@ -11,7 +11,6 @@ never sees it) holds ``config.json`` (the run's settings), ``vocabulary.txt``, `
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
@@ -24,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from embedder.precision import with_dtype_policy
 from training import keras_patches
 from training.checkpoints import RunCheckpoint, read_state
 from training.config import RunConfig, run_config_document
@@ -105,39 +105,6 @@ def seed_everything(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-
-
-@contextlib.contextmanager
-def precision_policy(name: str):
-    """Sets Keras's global dtype policy for the duration (models built inside compute in that precision)."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def _rewrite_dtype(value, policy: str):
-    if isinstance(value, dict):
-        if value.get("class_name") == "DTypePolicy" and isinstance(value.get("config"), dict):
-            return dict(value, config=dict(value["config"], name=policy))
-        return {k: _rewrite_dtype(v, policy) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rewrite_dtype(v, policy) for v in value]
-    return value
-
-
-def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
-    """A copy of a functional model whose layers compute under `policy`, with the same weights.
-
-    Used to export a mixed-precision model as float32 (the served graph then needs no reduced-precision kernels
-    and its outputs are float32 throughout), and to fine-tune a float32 model in mixed precision.
-    """
-    config = _rewrite_dtype(model.get_config(), policy)
-    copy = keras.Model.from_config(config)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite: bool) -> None:
@@ -258,8 +225,7 @@ def export_embedder(embedder, out, document: dict):
     from embedder.export import export_saved_model
     from embedder.sentence_embedder import SentenceEmbedder
 
-    with precision_policy("float32"):
-        model = with_dtype_policy(embedder.model, "float32")
+    model = with_dtype_policy(embedder.model, "float32")
     portable = SentenceEmbedder(model, embedder.preprocessor, embedder.labels)
     return portable, export_saved_model(portable, out, run_config=document)
 

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from embedder import contract
+from embedder.precision import dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
 from training.config import TrainConfig
@@ -33,7 +34,6 @@ from training.loop import (
     default_work_dir,
     finish_run,
     make_optimizer,
-    precision_policy,
     prepare_work_dir,
     run_fit,
     seed_everything,
@@ -156,7 +156,7 @@ def train(
     if vectors is not None:
         encoder_kwargs.setdefault("embedding_dim", vectors.dim)
         encoder_kwargs.setdefault("embeddings_trainable", not config.freeze_word_vectors)
-    with precision_policy(config.precision), strategy.scope():
+    with dtype_policy(config.precision), strategy.scope():
         keras.utils.set_random_seed(config.seed)
         embedder = SentenceEmbedder.create(
             config.architecture,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from embedder import contract
+from embedder.precision import dtype_policy, with_dtype_policy
 from tests.conftest import run_in_tensorflow_only_process
-from training.loop import precision_policy, with_dtype_policy
 from training.train import train
 
 from .conftest import keyword_config
@@ -16,7 +16,7 @@ from .conftest import keyword_config
 def test_dtype_policy_copy_keeps_weights(tiny_vocabulary):
     from tests.conftest import make_tiny_embedder
 
-    with precision_policy("mixed_bfloat16"):
+    with dtype_policy("mixed_bfloat16"):
         embedder = make_tiny_embedder("structured", tiny_vocabulary)
     assert embedder.encoder.compute_dtype == "bfloat16"
     copy = with_dtype_policy(embedder.model, "float32")
