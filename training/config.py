@@ -17,7 +17,7 @@ from typing import Any
 
 from embedder import contract
 from embedder.validation import check_choice, check_int, check_number, check_rate, invalid
-from training.settings import OPTIMIZERS, SCHEDULES, ModelSettings, OptimizationSettings
+from training.settings import OPTIMIZERS, SCHEDULES, ExportSettings, ModelSettings, OptimizationSettings
 
 __all__ = [
     "ARCHITECTURES",
@@ -38,7 +38,7 @@ DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunConfig(OptimizationSettings):
+class RunConfig(OptimizationSettings, ExportSettings):
     """Settings shared by training and fine-tuning: data columns, optimisation (see `OptimizationSettings`),
     stopping, hardware.
 
@@ -59,6 +59,8 @@ class RunConfig(OptimizationSettings):
             Defaults to "float32".
         distribution: "auto" (TF_CONFIG → multi-worker, several GPUs → mirrored, else none), "none", "mirrored" or
             "multi_worker". Defaults to "auto".
+        export_precision: "float32" or "bfloat16": what the export computes in (see `ExportSettings`).
+            Defaults to "float32".
     """
 
     train_path: str

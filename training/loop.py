@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 #: Settings that may change when a run is resumed (train longer, wait longer).
-RESUMABLE_CHANGES = ("epochs", "patience")
+RESUMABLE_CHANGES = ("epochs", "patience", "export_precision")
 
 
 class RunStateError(RuntimeError):
@@ -220,14 +220,15 @@ def run_fit(
     return time.perf_counter() - start
 
 
-def export_embedder(embedder, out, document: dict):
-    """Exports a float32 copy of `embedder` (whatever precision it trained in) as the next version under `out`."""
+def export_embedder(embedder, out, document: dict, precision: str = "float32"):
+    """Exports `embedder` (whatever precision it trained in) as the next version under `out`, computing in
+    `precision`; returns the float32 embedder and the version directory."""
     from embedder.export import export_saved_model
     from embedder.sentence_embedder import SentenceEmbedder
 
     model = with_dtype_policy(embedder.model, "float32")
     portable = SentenceEmbedder(model, embedder.preprocessor, embedder.labels)
-    return portable, export_saved_model(portable, out, run_config=document)
+    return portable, export_saved_model(portable, out, run_config=document, precision=precision)
 
 
 def finish_run(
@@ -245,13 +246,16 @@ def finish_run(
     document=run_config_document,
 ) -> TrainResult:
     """How every run ends (train, finetune, distill): the best epoch's weights back into `trained` (the model
-    `fit` ran, which shares its layers with `embedder`), the result, and, with `out` and `export`, a float32 export
-    as the next version under `out` whose run config, ``document(config, result summary)``, records the result.
+    `fit` ran, which shares its layers with `embedder`), the result, and, with `out` and `export`, an export
+    computing in `config.export_precision` as the next version under `out` whose run config,
+    ``document(config, result summary)``, records the result.
     """
     checkpoint.restore_best(trained)
     result = TrainResult.from_checkpoint(embedder, checkpoint, monitor, wall_time_s, train_tokens, extra)
     if out is not None and export:
-        result.embedder, result.version_dir = export_embedder(embedder, out, document(config, result.summary()))
+        result.embedder, result.version_dir = export_embedder(
+            embedder, out, document(config, result.summary()), precision=config.export_precision
+        )
         logger.info(
             "exported %s (%s %.4f at epoch %s)", result.version_dir, monitor, result.dev_score or 0, result.best_epoch
         )

@@ -64,6 +64,22 @@ class Settings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExportSettings(Settings):
+    """How a finished run is exported.
+
+    Args:
+        export_precision: what the exported SavedModel computes in: "float32", or "bfloat16" (matmuls in
+            bfloat16, softmax and outputs in float32; see `embedder.precision`). Defaults to "float32".
+    """
+
+    export_precision: str = "float32"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice("export_precision", self.export_precision, contract.EXPORT_PRECISIONS)
+
+
+@dataclass(frozen=True, kw_only=True)
 class OptimizationSettings(Settings):
     """How a model is optimised: the settings `training.loop.make_optimizer` and the training loop read.
 

@@ -53,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    from embedder.cli import distill, embed, embed_corpus, info, pretrained, quickstart, search, serve, train
+    from embedder.cli import distill, embed, embed_corpus, export, info, pretrained, quickstart, search, serve, train
 
     # In the order `--help` lists them.
-    for module in (info, pretrained, quickstart, train, distill, serve, embed, embed_corpus, search):
+    for module in (info, pretrained, export, quickstart, train, distill, serve, embed, embed_corpus, search):
         module.register(subparsers)
     return parser
 

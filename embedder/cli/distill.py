@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 
+from embedder import contract
 from embedder.cli import default_of
 from embedder.cli.train import _key_values
 from training.distill.config import (
@@ -121,6 +122,12 @@ def register(subparsers) -> None:
     student = parser.add_argument_group("student")
     student.add_argument("--arch", choices=STUDENT_ARCHITECTURES, help="the student's encoder")
     student.add_argument("--out", help="model base path; the export lands in OUT/<next version>/")
+    student.add_argument(
+        "--export-precision",
+        choices=contract.EXPORT_PRECISIONS,
+        default=_default("export_precision"),
+        help="what the export computes in; bfloat16: several times faster on CPUs with AMX (default %(default)s)",
+    )
     student.add_argument(
         "--encoder",
         nargs="+",
@@ -246,6 +253,7 @@ def _config(args: argparse.Namespace) -> DistillConfig:
         clipnorm=args.clipnorm if args.clipnorm and args.clipnorm > 0 else None,
         patience=args.patience,
         seed=args.seed,
+        export_precision=args.export_precision,
     )
 
 

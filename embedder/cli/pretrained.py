@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from embedder import pretrained
+from embedder import contract, pretrained
 from embedder.cli import default_of
 
 
@@ -36,6 +36,12 @@ def register(subparsers) -> None:
     export.add_argument("name", help="a shipped model (see `embedder pretrained list`)")
     export.add_argument("--out", required=True, metavar="BASE_PATH", help="model base path, e.g. models/default")
     export.add_argument("--version", type=int, help="version number (default: the next one)")
+    export.add_argument(
+        "--precision",
+        choices=contract.EXPORT_PRECISIONS,
+        default=contract.EXPORT_PRECISIONS[0],
+        help="what the export computes in (default %(default)s; see `embedder export`)",
+    )
     export.set_defaults(handler=run_export)
     pack = actions.add_parser("pack", help="store a distilled export as a shipped-model folder")
     pack.add_argument("source", help="an `embedder distill` export (base path or version directory)")
@@ -106,7 +112,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     try:
         pretrained.model_dir(args.name)
-        path = pretrained.export(args.name, args.out, version=args.version)
+        path = pretrained.export(args.name, args.out, version=args.version, precision=args.precision)
     except (ValueError, FileExistsError, OSError) as error:
         raise CommandError(str(error)) from None
     print(f"exported {args.name!r} to {path}")

@@ -22,6 +22,7 @@ import json
 import sys
 from pathlib import Path
 
+from embedder import contract
 from embedder.cli import default_of
 from training.config import (
     ARCHITECTURES,
@@ -103,6 +104,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="model base path; the export becomes its next version")
+    run.add_argument(
+        "--export-precision",
+        choices=contract.EXPORT_PRECISIONS,
+        help=f"what the export computes in ({_shown(RunConfig, 'export_precision')}); see docs/SERVING.md",
+    )
     run.add_argument("--config", help="JSON settings (or a model's run_config.json) that the flags override")
     run.add_argument("--work-dir", help="checkpoints and TensorBoard logs (default: OUT.run)")
     run.add_argument("--resume", action="store_true", help="continue the interrupted run from its last checkpoint")

@@ -160,12 +160,13 @@ def load(name: str):
     return load_dir(model_dir(name))
 
 
-def export(name: str, model_base_path: str | Path, version: int | None = None) -> Path:
-    """Exports shipped model `name` as a string-in SavedModel version under `model_base_path`; returns its path."""
+def export(name: str, model_base_path: str | Path, version: int | None = None, precision: str = "float32") -> Path:
+    """Exports shipped model `name` as a string-in SavedModel version under `model_base_path`, computing in
+    `precision` ("float32" or "bfloat16", see `embedder.precision`); returns its path."""
     config = read_config(name)
     embedder = load(name)
     run_config = {"pretrained": name, **{k: config[k] for k in ("provenance",) if k in config}}
-    return embedder.export(model_base_path, version=version, run_config=run_config)
+    return embedder.export(model_base_path, version=version, run_config=run_config, precision=precision)
 
 
 def _sha256(path: Path) -> str:

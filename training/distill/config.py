@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from embedder import contract
 from embedder.validation import check_choice, check_int, invalid
-from training.settings import ModelSettings, OptimizationSettings
+from training.settings import ExportSettings, ModelSettings, OptimizationSettings
 
 #: The architectures a student can have (the attention encoders).
 STUDENT_ARCHITECTURES = contract.ATTENTION_ARCHITECTURES
@@ -31,7 +31,7 @@ OPTIMIZERS = ("adam", "adamw")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DistillConfig(OptimizationSettings, ModelSettings):
+class DistillConfig(OptimizationSettings, ModelSettings, ExportSettings):
     """Settings of `embedder distill`.
 
     Args:
