@@ -61,7 +61,8 @@ class AdditiveAttentionPooling(keras.layers.Layer):
 
     Returns:
         A tuple ``(context, weights)``: context (batch, features) and weights (batch, length), which sum to 1 over
-        the unmasked positions and are 0 on padding.
+        the unmasked positions and are 0 on padding. The context is in the compute dtype, the weights float32
+        (also under a mixed-precision policy).
 
     Example:
         >>> pool = AdditiveAttentionPooling(attention_units=16)

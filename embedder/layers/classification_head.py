@@ -59,7 +59,10 @@ class ClassificationHead(keras.layers.Layer):
         self.bias_initializer = get_initializer(bias_initializer)
 
     def build(self, inputs_shape):
-        self.dropouts = [keras.layers.Dropout(self.dropout, name=f"dropout_{i}") for i in range(self.hidden_layers + 1)]
+        self.dropouts = [
+            keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=f"dropout_{i}")
+            for i in range(self.hidden_layers + 1)
+        ]
         self.hidden = []
         width = inputs_shape[-1]
         for i in range(self.hidden_layers):

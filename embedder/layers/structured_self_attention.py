@@ -73,7 +73,8 @@ class StructuredSelfAttention(keras.layers.Layer):
 
     Returns:
         A tuple ``(embedding, attention)``: embedding (batch, r·features) or (batch, features) with
-        ``hop_pooling="mean"``, and A (batch, r, length), rows summing to 1 and 0 on padding.
+        ``hop_pooling="mean"``, and A (batch, r, length), rows summing to 1 and 0 on padding. The embedding is in
+        the compute dtype, A float32 (also under a mixed-precision policy).
 
     Example:
         >>> layer = StructuredSelfAttention(attention_hops=3, attention_units=16)

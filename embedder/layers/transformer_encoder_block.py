@@ -38,7 +38,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     Returns:
         A tuple ``(outputs, attention)``: outputs (batch, length, hidden_dim) and the attention weights
-        (batch, num_heads, length, length), each query row summing to 1 over the unmasked keys.
+        (batch, num_heads, length, length), each query row summing to 1 over the unmasked keys; both in the
+        compute dtype (float16 or bfloat16 under a mixed-precision policy).
 
     References:
         Vaswani et al. (2017), Attention Is All You Need.
@@ -107,7 +108,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="feedforward_norm"
         )
         self.feedforward_norm.build(inputs_shape)
-        self.output_dropout = keras.layers.Dropout(self.dropout, name="output_dropout")
+        self.output_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="output_dropout")
 
     def _initializer_kwargs(self) -> dict:
         return {

@@ -195,3 +195,16 @@ def test_unknown_architecture_names_the_valid_ones():
     with pytest.raises(ValueError, match="argument `architecture`, expected one of 'classic', 'structured'"):
         build_encoder("lstm", vocabulary_size=10)
     assert set(ENCODERS) == {"classic", "structured", "transformer", "bilstm_max"}
+
+
+@pytest.mark.parametrize("architecture", sorted(ENCODERS))
+def test_an_encoder_with_its_own_mixed_precision_policy_computes(architecture):
+    """The policy reaches every sub-layer (dropouts included), without a global policy: 16-bit embeddings and
+    float32 variables."""
+    encoder = build_encoder(
+        architecture, vocabulary_size=VOCABULARY_SIZE, dtype="mixed_float16", **TINY_ENCODERS[architecture]
+    )
+    embedding, attention = encoder(TOKENS, training=True)
+    assert keras.backend.standardize_dtype(embedding.dtype) == "float16"
+    assert np.all(np.isfinite(np.asarray(embedding, "float32"))) and np.all(np.isfinite(np.asarray(attention)))
+    assert {w.dtype for w in encoder.weights if keras.backend.is_float_dtype(w.dtype)} == {"float32"}

@@ -34,6 +34,7 @@ def test_layer_basics():
         RNG.normal(size=(3, 5, 6)).astype("float32"),
         expected_output_shapes=((3, 6), (3, 5)),
         expected_num_trainable_weights=3,  # W_h, b, v: no global query beside the bias
+        float32_outputs=(1,),  # the attention weights
     )
 
 

@@ -39,6 +39,7 @@ def test_layer_basics():
         RNG.normal(size=(2, 5, 6)).astype("float32"),
         expected_output_shapes=((2, 18), (2, 3, 5)),
         expected_num_trainable_weights=2,
+        float32_outputs=(1,),  # the attention matrix
     )
 
 
