@@ -11,6 +11,7 @@ from embedder.encoders.sentence_encoder import SentenceEncoder
 from embedder.encoders.structured_self_attentive_encoder import StructuredSelfAttentiveEncoder
 from embedder.encoders.transformer_sentence_encoder import TransformerSentenceEncoder
 from embedder.layers.classification_head import ClassificationHead
+from embedder.validation import check_choice
 
 #: Architecture name → encoder class. "bilstm_max" is the baseline of the comparison.
 ENCODERS: dict[str, type[SentenceEncoder]] = {
@@ -24,11 +25,7 @@ TOKEN_IDS = "token_ids"
 
 
 def encoder_class(architecture: str) -> type[SentenceEncoder]:
-    if architecture not in ENCODERS:
-        raise ValueError(
-            "Received an invalid value for argument `architecture`, expected one of "
-            f"{', '.join(repr(a) for a in ENCODERS)}. Received: architecture={architecture!r}"
-        )
+    check_choice("architecture", architecture, ENCODERS)
     return ENCODERS[architecture]
 
 

@@ -12,7 +12,7 @@ from embedder.layers.masked_pooling import MaskedMeanPooling
 from embedder.layers.position_embedding import PositionEmbedding
 from embedder.layers.sine_position_encoding import SinePositionEncoding
 from embedder.layers.transformer_encoder_block import TransformerEncoderBlock
-from embedder.validation import check_choice, check_positive_int
+from embedder.validation import check_choice, check_positive_int, invalid
 
 POSITION_ENCODINGS = ("sinusoidal", "learned")
 POOLINGS = ("mean", "cls")
@@ -79,10 +79,7 @@ class TransformerSentenceEncoder(SentenceEncoder):
         check_positive_int("num_layers", num_layers)
         check_positive_int("num_heads", num_heads)
         if hidden_dim % num_heads:
-            raise ValueError(
-                "Received an invalid value for argument `num_heads`, expected a divisor of "
-                f"`hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"
-            )
+            raise invalid("num_heads", f"a divisor of `hidden_dim`={hidden_dim}", num_heads)
         check_positive_int("max_length", max_length)
         check_choice("position_encoding", position_encoding, POSITION_ENCODINGS)
         check_choice("pooling", pooling, POOLINGS)

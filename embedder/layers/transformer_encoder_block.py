@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from embedder.layers.initializers import clone_initializer, get_initializer
-from embedder.validation import check_positive_int, check_rate
+from embedder.validation import check_positive_int, check_rate, invalid
 
 
 @keras.saving.register_keras_serializable(package="embedder")
@@ -61,10 +61,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         check_positive_int("hidden_dim", hidden_dim)
         check_positive_int("num_heads", num_heads)
         if hidden_dim % num_heads:
-            raise ValueError(
-                "Received an invalid value for argument `num_heads`, expected a divisor of "
-                f"`hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"
-            )
+            raise invalid("num_heads", f"a divisor of `hidden_dim`={hidden_dim}", num_heads)
         if intermediate_dim is not None:
             check_positive_int("intermediate_dim", intermediate_dim)
         check_rate("dropout", dropout)

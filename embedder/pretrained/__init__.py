@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedder.validation import check_choice, invalid
+
 #: Where the shipped models live (package data).
 PRETRAINED_DIR = Path(__file__).resolve().parent
 CONFIG_FILE = "config.json"
@@ -63,10 +65,7 @@ def model_dir(name: str) -> Path:
     """
     names = available()
     if name not in names:
-        raise ValueError(
-            f"Received an invalid value for argument `name`, expected one of the shipped models "
-            f"{', '.join(repr(n) for n in names) or '(none)'}. Received: name={name!r}"
-        )
+        raise invalid("name", f"one of the shipped models {', '.join(repr(n) for n in names) or '(none)'}", name)
     return PRETRAINED_DIR / name
 
 
@@ -87,16 +86,8 @@ def _quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def encode_weights(weights: dict[str, np.ndarray], embedding_storage: str, dense_storage: str) -> dict:
     """Weight path → stored arrays (the int8 table becomes two arrays)."""
-    if embedding_storage not in EMBEDDING_STORAGES:
-        raise ValueError(
-            f"Received an invalid value for argument `embedding_storage`, expected one of {EMBEDDING_STORAGES}. "
-            f"Received: embedding_storage={embedding_storage!r}"
-        )
-    if dense_storage not in DENSE_STORAGES:
-        raise ValueError(
-            f"Received an invalid value for argument `dense_storage`, expected one of {DENSE_STORAGES}. "
-            f"Received: dense_storage={dense_storage!r}"
-        )
+    check_choice("embedding_storage", embedding_storage, EMBEDDING_STORAGES)
+    check_choice("dense_storage", dense_storage, DENSE_STORAGES)
     stored = {}
     for path, value in weights.items():
         value = np.asarray(value)

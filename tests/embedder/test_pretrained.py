@@ -124,3 +124,15 @@ def test_unknown_names_list_the_shipped_models():
         pretrained.model_dir("nope")
     with pytest.raises(FileNotFoundError, match="not a shipped model"):
         pretrained.resolve_model_path("nope")
+
+
+def test_unknown_storages_are_refused_in_the_keras_form():
+    with pytest.raises(
+        ValueError,
+        match=r"`embedding_storage`, expected one of 'int8', 'float16', 'float32'. Received: embedding_storage='int4'",
+    ):
+        pretrained.encode_weights({}, "int4", "float16")
+    with pytest.raises(
+        ValueError, match=r"`dense_storage`, expected one of 'float16', 'float32'. Received: dense_storage='int8'"
+    ):
+        pretrained.encode_weights({}, "int8", "int8")

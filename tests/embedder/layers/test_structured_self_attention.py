@@ -175,7 +175,7 @@ def test_penalty_reaches_the_training_loss():
         ({"attention_hops": 0}, "argument `attention_hops`, expected a positive integer. Received: attention_hops=0"),
         ({"attention_hops": -2}, "argument `attention_hops`, expected a positive integer"),
         ({"attention_units": 0}, "argument `attention_units`, expected a positive integer"),
-        ({"penalty_coefficient": -1.0}, "argument `penalty_coefficient`, expected a non-negative float"),
+        ({"penalty_coefficient": -1.0}, "argument `penalty_coefficient`, expected a number >= 0"),
         ({"hop_pooling": "max"}, "argument `hop_pooling`, expected one of 'flatten', 'mean'"),
         (
             {"penalty_norm": "l1"},
