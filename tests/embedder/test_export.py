@@ -225,6 +225,7 @@ def test_project_root_has_no_stray_exports():
     assert not (PROJECT_ROOT / "tests" / "models").exists()
 
 
+@pytest.mark.slow
 def test_an_export_with_the_old_attention_pooling_loads_and_serves_the_same(tiny_vocabulary, tmp_path, monkeypatch):
     """Export format 1 kept a learned global query beside the attention pooling's bias: its SavedModel is a frozen
     graph (unaffected) and its Keras file loads with that query folded into the bias, computing the same vectors."""
