@@ -17,8 +17,9 @@ Signatures (all take one input, ``text``: DT_STRING, shape [-1]):
 
 from __future__ import annotations
 
-#: Version of the export layout written by :mod:`embedder.export`; bumped on incompatible changes.
-EXPORT_FORMAT_VERSION = 1
+#: Version of the export layout written by :mod:`embedder.export`; bumped on incompatible changes. 2: the Keras
+#: model file's attention pooling has no global query (version 1 files still load, see `AdditiveAttentionPooling`).
+EXPORT_FORMAT_VERSION = 2
 
 INPUT_TEXT = "text"
 

@@ -95,7 +95,8 @@ class SentenceEmbedder:
             vocabulary: from `embedder.text_preprocessor.build_vocabulary`.
             max_length: the most tokens read from a text. Defaults to 128.
             labels: class names; adds a classification head when given.
-            head: keyword arguments of `ClassificationHead` (hidden_units, hidden_layers, dropout, activation).
+            head: keyword arguments of `ClassificationHead` (hidden_units, hidden_layers, dropout, activation,
+                kernel_initializer, bias_initializer).
             lowercase: lower-case texts before tokenising. Defaults to True.
             **encoder_kwargs: the encoder's keyword arguments.
         """

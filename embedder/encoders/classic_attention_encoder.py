@@ -16,7 +16,7 @@ class ClassicAttentionEncoder(RecurrentSentenceEncoder):
 
     The scores ``v · tanh(W_h h_t + W_q q + b)`` are softmaxed over the tokens and the states summed with those
     weights into one context vector (2u wide). The query q is the optional `query` call argument (e.g. an external
-    state that steers what to look at) or, without one, a learned global query.
+    state that steers what to look at) or, without one, none: the learned bias b is the global query's term.
 
     Args:
         vocabulary_size: number of token ids, the reserved ones included.

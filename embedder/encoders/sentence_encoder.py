@@ -52,7 +52,7 @@ class SentenceEncoder(keras.layers.Layer):
             name="token_embedding",
         )
         self.token_embedding.build((None, None))
-        self.embedding_dropout = keras.layers.Dropout(self.dropout, name="embedding_dropout")
+        self.embedding_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="embedding_dropout")
 
     def embed_tokens(self, token_ids, training=None):
         """Returns ``(vectors, mask)``: (batch, length, embedding_dim) and boolean (batch, length)."""
@@ -143,7 +143,7 @@ class RecurrentSentenceEncoder(SentenceEncoder):
                 2 * self.rnn_units, use_bias=False, dtype=self.dtype_policy, name="word_projection"
             )
             self.word_projection.build((None, None, self.embedding_dim))
-        self.state_dropout = keras.layers.Dropout(self.dropout, name="state_dropout")
+        self.state_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="state_dropout")
 
     def encode_states(self, token_ids, training=None):
         """Returns ``(states, mask)``: H (batch, length, 2u) and boolean (batch, length)."""

@@ -48,7 +48,8 @@ class MaskedMaxPooling(keras.layers.Layer):
         mask: optional boolean (batch, length); False marks padding.
 
     Returns:
-        A tuple ``(pooled, shares)``: pooled (batch, features) and shares (batch, length).
+        A tuple ``(pooled, shares)``: pooled (batch, features), in the compute dtype, and shares (batch, length),
+        float32.
     """
 
     def __init__(self, **kwargs):

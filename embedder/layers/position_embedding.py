@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from embedder.layers.initializers import clone_initializer, get_initializer
 from embedder.validation import check_positive_int
 
 
@@ -14,7 +15,8 @@ class PositionEmbedding(keras.layers.Layer):
 
     Args:
         sequence_length: the longest sequence the layer accepts.
-        initializer: initializer of the table. Defaults to "glorot_uniform".
+        initializer: initializer of the table: a name, a config or an instance (see `keras.initializers.get`).
+            Defaults to "glorot_uniform".
         **kwargs: passed to `keras.layers.Layer`.
 
     Call arguments:
@@ -24,15 +26,17 @@ class PositionEmbedding(keras.layers.Layer):
         (1, length, hidden_dim) position vectors, to add to the token embeddings.
     """
 
-    def __init__(self, sequence_length: int, initializer: str = "glorot_uniform", **kwargs):
+    def __init__(self, sequence_length: int, initializer="glorot_uniform", **kwargs):
         check_positive_int("sequence_length", sequence_length)
         super().__init__(**kwargs)
         self.sequence_length = sequence_length
-        self.initializer = initializer
+        self.initializer = get_initializer(initializer)
 
     def build(self, inputs_shape):
         self.position_embeddings = self.add_weight(
-            name="embeddings", shape=(self.sequence_length, inputs_shape[-1]), initializer=self.initializer
+            name="embeddings",
+            shape=(self.sequence_length, inputs_shape[-1]),
+            initializer=clone_initializer(self.initializer),
         )
 
     def call(self, inputs):
@@ -44,5 +48,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"sequence_length": self.sequence_length, "initializer": self.initializer})
+        config.update(
+            {"sequence_length": self.sequence_length, "initializer": keras.initializers.serialize(self.initializer)}
+        )
         return config

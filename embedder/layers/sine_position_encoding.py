@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from embedder.validation import check_number
+
 
 @keras.saving.register_keras_serializable(package="embedder")
 class SinePositionEncoding(keras.layers.Layer):
@@ -28,11 +30,7 @@ class SinePositionEncoding(keras.layers.Layer):
     """
 
     def __init__(self, max_wavelength: float = 10000.0, **kwargs):
-        if max_wavelength <= 1:
-            raise ValueError(
-                "Received an invalid value for argument `max_wavelength`, expected a number above 1. "
-                f"Received: max_wavelength={max_wavelength!r}"
-            )
+        check_number("max_wavelength", max_wavelength, minimum=1, strict=True)
         super().__init__(**kwargs)
         self.max_wavelength = float(max_wavelength)
 

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from embedder.layers.masked_softmax import masked_softmax
-from embedder.validation import check_choice, check_positive_int
+from embedder.validation import check_choice, check_number, check_positive_int
 
 HOP_POOLINGS = ("flatten", "mean")
 #: "frobenius": ‖AAᵀ − I‖_F as Lin et al.'s released code computes it; "squared": ‖AAᵀ − I‖²_F.
@@ -73,7 +73,8 @@ class StructuredSelfAttention(keras.layers.Layer):
 
     Returns:
         A tuple ``(embedding, attention)``: embedding (batch, r·features) or (batch, features) with
-        ``hop_pooling="mean"``, and A (batch, r, length), rows summing to 1 and 0 on padding.
+        ``hop_pooling="mean"``, and A (batch, r, length), rows summing to 1 and 0 on padding. The embedding is in
+        the compute dtype, A float32 (also under a mixed-precision policy).
 
     Example:
         >>> layer = StructuredSelfAttention(attention_hops=3, attention_units=16)
@@ -96,15 +97,7 @@ class StructuredSelfAttention(keras.layers.Layer):
     ):
         check_positive_int("attention_hops", attention_hops)
         check_positive_int("attention_units", attention_units)
-        if (
-            isinstance(penalty_coefficient, bool)
-            or not isinstance(penalty_coefficient, (int, float))
-            or (penalty_coefficient < 0)
-        ):
-            raise ValueError(
-                "Received an invalid value for argument `penalty_coefficient`, expected a non-negative float. "
-                f"Received: penalty_coefficient={penalty_coefficient!r}"
-            )
+        check_number("penalty_coefficient", penalty_coefficient, minimum=0)
         check_choice("hop_pooling", hop_pooling, HOP_POOLINGS)
         check_choice("penalty_norm", penalty_norm, PENALTY_NORMS)
         super().__init__(**kwargs)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from embedder.validation import check_positive_int, check_rate
+from embedder.layers.initializers import clone_initializer, get_initializer
+from embedder.validation import check_positive_int, check_rate, invalid
 
 
 @keras.saving.register_keras_serializable(package="embedder")
@@ -21,9 +22,13 @@ class TransformerEncoderBlock(keras.layers.Layer):
         num_heads: attention heads h; must divide `hidden_dim`.
         intermediate_dim: width of the feed-forward layer d_ff. Defaults to 4 × `hidden_dim`.
         dropout: dropout rate on attention weights and on each sub-layer's output. Defaults to 0.1.
-        activation: activation of the feed-forward layer. Defaults to "relu".
+        activation: activation of the feed-forward layer: a name, a function or a serialized activation (see
+            `keras.activations.get`). Defaults to "relu".
         normalize_first: pre-LN instead of the paper's post-LN. Defaults to False.
         layer_norm_epsilon: epsilon of the layer norms. Defaults to 1e-6.
+        kernel_initializer: initializer of the attention and feed-forward kernels (see `keras.initializers.get`).
+            Defaults to "glorot_uniform".
+        bias_initializer: initializer of their biases. Defaults to "zeros".
         **kwargs: passed to `keras.layers.Layer`.
 
     Call arguments:
@@ -33,7 +38,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     Returns:
         A tuple ``(outputs, attention)``: outputs (batch, length, hidden_dim) and the attention weights
-        (batch, num_heads, length, length), each query row summing to 1 over the unmasked keys.
+        (batch, num_heads, length, length), each query row summing to 1 over the unmasked keys; both in the
+        compute dtype (float16 or bfloat16 under a mixed-precision policy).
 
     References:
         Vaswani et al. (2017), Attention Is All You Need.
@@ -45,18 +51,17 @@ class TransformerEncoderBlock(keras.layers.Layer):
         num_heads: int,
         intermediate_dim: int | None = None,
         dropout: float = 0.1,
-        activation: str = "relu",
+        activation="relu",
         normalize_first: bool = False,
         layer_norm_epsilon: float = 1e-6,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
         **kwargs,
     ):
         check_positive_int("hidden_dim", hidden_dim)
         check_positive_int("num_heads", num_heads)
         if hidden_dim % num_heads:
-            raise ValueError(
-                "Received an invalid value for argument `num_heads`, expected a divisor of "
-                f"`hidden_dim`={hidden_dim}. Received: num_heads={num_heads}"
-            )
+            raise invalid("num_heads", f"a divisor of `hidden_dim`={hidden_dim}", num_heads)
         if intermediate_dim is not None:
             check_positive_int("intermediate_dim", intermediate_dim)
         check_rate("dropout", dropout)
@@ -65,9 +70,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
-        self.activation = activation
+        self.activation = keras.activations.get(activation)
         self.normalize_first = normalize_first
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.kernel_initializer = get_initializer(kernel_initializer)
+        self.bias_initializer = get_initializer(bias_initializer)
         self.supports_masking = True
 
     def build(self, inputs_shape):
@@ -75,8 +82,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
             num_heads=self.num_heads,
             key_dim=self.hidden_dim // self.num_heads,
             dropout=self.dropout,
-            dtype=self.dtype_policy,
             name="self_attention",
+            **self._initializer_kwargs(),
         )
         self.self_attention.build(inputs_shape, inputs_shape)
         self.attention_norm = keras.layers.LayerNormalization(
@@ -86,19 +93,26 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.feedforward_intermediate = keras.layers.Dense(
             self.intermediate_dim or 4 * self.hidden_dim,
             activation=self.activation,
-            dtype=self.dtype_policy,
             name="feedforward_intermediate",
+            **self._initializer_kwargs(),
         )
         self.feedforward_intermediate.build(inputs_shape)
         self.feedforward_output = keras.layers.Dense(
-            self.hidden_dim, dtype=self.dtype_policy, name="feedforward_output"
+            self.hidden_dim, name="feedforward_output", **self._initializer_kwargs()
         )
         self.feedforward_output.build((*inputs_shape[:-1], self.intermediate_dim or 4 * self.hidden_dim))
         self.feedforward_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="feedforward_norm"
         )
         self.feedforward_norm.build(inputs_shape)
-        self.output_dropout = keras.layers.Dropout(self.dropout, name="output_dropout")
+        self.output_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="output_dropout")
+
+    def _initializer_kwargs(self) -> dict:
+        return {
+            "kernel_initializer": clone_initializer(self.kernel_initializer),
+            "bias_initializer": clone_initializer(self.bias_initializer),
+            "dtype": self.dtype_policy,
+        }
 
     def call(self, inputs, padding_mask=None, training=None):
         attention_mask = None
@@ -137,9 +151,11 @@ class TransformerEncoderBlock(keras.layers.Layer):
                 "num_heads": self.num_heads,
                 "intermediate_dim": self.intermediate_dim,
                 "dropout": self.dropout,
-                "activation": self.activation,
+                "activation": keras.activations.serialize(self.activation),
                 "normalize_first": self.normalize_first,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             }
         )
         return config

@@ -40,8 +40,11 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 VOCABULARY_FILE = "vocabulary.txt"
 CARD_FILE = "README.md"
-#: Version of this folder layout; bumped on incompatible changes.
-PACK_FORMAT_VERSION = 1
+#: Version of this folder layout, written by `pack`; bumped on incompatible changes. 2: an attention pooling stores
+#: no global query (its bias holds that term).
+PACK_FORMAT_VERSION = 2
+#: The versions `load_dir` reads: version 1 weights are converted on load (see `upgrade_weights`).
+READABLE_PACK_FORMATS = (1, 2)
 #: Storage of the token-embedding table.
 EMBEDDING_STORAGES = ("int8", "float16", "float32")
 #: Storage of every other weight.
@@ -114,6 +117,29 @@ def decode_weights(arrays) -> dict[str, np.ndarray]:
     return weights
 
 
+def upgrade_weights(weights: dict[str, np.ndarray], format_version: int) -> dict[str, np.ndarray]:
+    """Decoded weights of a pack of `format_version` in the current layout (the files in git stay as they are).
+
+    Version 1 kept each attention pooling's learned global query and its projection (``<layer>/global_query``,
+    ``<layer>/global_query_projection``); they are folded into ``<layer>/bias``, which gives the same outputs
+    (see `embedder.layers.additive_attention_pooling.fold_legacy_weights`).
+    """
+    if format_version >= 2:
+        return dict(weights)
+    from embedder.layers.additive_attention_pooling import LEGACY_WEIGHTS, fold_legacy_weights
+
+    upgraded = dict(weights)
+    suffix = "/" + LEGACY_WEIGHTS[0]
+    for layer in sorted(path[: -len(suffix)] for path in weights if path.endswith(suffix)):
+        own = {path[len(layer) + 1 :]: path for path in weights if path.startswith(layer + "/")}
+        own = {name: path for name, path in own.items() if "/" not in name}
+        folded = fold_legacy_weights({name: weights[path] for name, path in own.items()})
+        for path in own.values():
+            upgraded.pop(path)
+        upgraded.update({f"{layer}/{name}": value for name, value in folded.items()})
+    return upgraded
+
+
 def _build(config: dict, vocabulary: list[str]):
     from embedder.encoders.factory import build_encoder
     from embedder.sentence_embedder import SentenceEmbedder
@@ -131,15 +157,15 @@ def load_dir(folder: str | Path):
     """The `SentenceEmbedder` of a packed folder (see the module docstring)."""
     folder = Path(folder)
     config = json.loads((folder / CONFIG_FILE).read_text("utf-8"))
-    if config.get("format_version") != PACK_FORMAT_VERSION:
+    if config.get("format_version") not in READABLE_PACK_FORMATS:
         raise ValueError(
-            f"{folder}: packed-model format {config.get('format_version')!r} is not the one this package reads "
-            f"({PACK_FORMAT_VERSION})."
+            f"{folder}: packed-model format {config.get('format_version')!r} is not one this package reads "
+            f"({', '.join(map(str, READABLE_PACK_FORMATS))})."
         )
     vocabulary = (folder / VOCABULARY_FILE).read_text("utf-8").split("\n")
     embedder = _build(config, vocabulary)
     with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:
-        weights = decode_weights(arrays)
+        weights = upgrade_weights(decode_weights(arrays), config["format_version"])
     model_weights = {w.path: w for w in embedder.model.weights}
     if set(model_weights) != set(weights):
         raise ValueError(

@@ -271,3 +271,25 @@ def test_an_unknown_precision_is_refused(tiny_vocabulary, tmp_path):
     with pytest.raises(ValueError, match="expected one of 'float32', 'bfloat16'. Received: precision='float16'"):
         embedder.export(tmp_path / "m", precision="float16")
     assert not (tmp_path / "m").exists() or not any((tmp_path / "m").iterdir())
+
+
+@pytest.mark.slow
+def test_an_export_with_the_old_attention_pooling_loads_and_serves_the_same(tiny_vocabulary, tmp_path, monkeypatch):
+    """Export format 1 kept a learned global query beside the attention pooling's bias: its SavedModel is a frozen
+    graph (unaffected) and its Keras file loads with that query folded into the bias, computing the same vectors."""
+    from embedder.encoders import classic_attention_encoder
+    from tests.embedder.layers import legacy_additive_attention_pooling as legacy
+
+    with monkeypatch.context() as patch:
+        patch.setattr(classic_attention_encoder, "AdditiveAttentionPooling", legacy.AdditiveAttentionPooling)
+        old = make_tiny_embedder("classic", tiny_vocabulary)
+        assert any(w.path.endswith("attention_pooling/global_query") for w in old.model.weights)
+        version_dir = old.export(tmp_path / "old")
+        expected = old.encode(BATCHES[0]), old.predict_proba(BATCHES[0])
+    loaded = SentenceEmbedder.load(version_dir)
+    assert not any("global_query" in w.path for w in loaded.model.weights)
+    np.testing.assert_allclose(loaded.encode(BATCHES[0]), expected[0], atol=1e-6)
+    np.testing.assert_allclose(loaded.predict_proba(BATCHES[0]), expected[1], atol=1e-6)
+    serving = tf.saved_model.load(str(version_dir)).signatures[contract.SIGNATURE_EMBED]
+    served = serving(**{contract.INPUT_TEXT: tf.constant(BATCHES[0])})[contract.OUTPUT_EMBEDDING].numpy()
+    np.testing.assert_allclose(served, expected[0], atol=1e-5)

@@ -87,6 +87,33 @@ def test_a_folder_whose_weights_do_not_match_its_config_is_refused(tmp_path, exp
         pretrained.load_dir(folder)
 
 
+def test_a_pack_of_format_1_loads_with_the_global_query_folded_into_the_bias(tmp_path, tiny_vocabulary, monkeypatch):
+    from embedder.encoders import classic_attention_encoder
+    from tests.embedder.layers import legacy_additive_attention_pooling as legacy
+
+    with monkeypatch.context() as patch:  # a student of the old layout, packed as the old code packed it
+        patch.setattr(classic_attention_encoder, "AdditiveAttentionPooling", legacy.AdditiveAttentionPooling)
+        student = tiny_student(tiny_vocabulary)
+        folder = pretrained.pack(student.export(tmp_path / "old"), tmp_path / "packed", "float32", "float32")
+        expected = student.encode(TINY_TEXTS)
+    config = json.loads((folder / pretrained.CONFIG_FILE).read_text())
+    with np.load(folder / pretrained.WEIGHTS_FILE) as arrays:
+        assert "encoder/attention_pooling/global_query_projection" in arrays
+    with pytest.raises(ValueError, match="do not match.*unexpected.*global_query"):
+        pretrained.load_dir(folder)  # labelled with the current format, the old weights are refused
+    (folder / pretrained.CONFIG_FILE).write_text(json.dumps(dict(config, format_version=1)))
+    loaded = pretrained.load_dir(folder)
+    assert not any("global_query" in w.path for w in loaded.model.weights)
+    np.testing.assert_allclose(loaded.encode(TINY_TEXTS), expected, atol=1e-6)
+
+
+def test_a_pack_of_the_current_format_stores_no_global_query(tmp_path, exported_student):
+    folder = pretrained.pack(exported_student[1], tmp_path / "packed")
+    assert json.loads((folder / pretrained.CONFIG_FILE).read_text())["format_version"] == 2
+    with np.load(folder / pretrained.WEIGHTS_FILE) as arrays:
+        assert not [key for key in arrays if "global_query" in key]
+
+
 def test_a_classifier_is_not_packed(tmp_path, exported_models):
     with pytest.raises(ValueError, match="not a distilled student"):
         pretrained.pack(exported_models["classic"][1], tmp_path / "packed")
@@ -97,3 +124,15 @@ def test_unknown_names_list_the_shipped_models():
         pretrained.model_dir("nope")
     with pytest.raises(FileNotFoundError, match="not a shipped model"):
         pretrained.resolve_model_path("nope")
+
+
+def test_unknown_storages_are_refused_in_the_keras_form():
+    with pytest.raises(
+        ValueError,
+        match=r"`embedding_storage`, expected one of 'int8', 'float16', 'float32'. Received: embedding_storage='int4'",
+    ):
+        pretrained.encode_weights({}, "int4", "float16")
+    with pytest.raises(
+        ValueError, match=r"`dense_storage`, expected one of 'float16', 'float32'. Received: dense_storage='int8'"
+    ):
+        pretrained.encode_weights({}, "int8", "int8")

@@ -1,10 +1,14 @@
-"""One helper that every layer test uses: config round trip, symbolic and eager calls, a fit step, weights."""
+"""One helper that every layer test uses: config round trip, symbolic and eager calls, a fit step that moves every
+weight, the weight count, and mixed precision."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+#: The mixed-precision policies every layer must compute under (float32 variables, 16-bit computation).
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
 def _as_tuple(x):
@@ -20,13 +24,19 @@ def run_layer_test(
     call_kwargs: dict | None = None,
     input_dtype: str = "float32",
     fit_output: int = 0,
+    float32_outputs: tuple[int, ...] = (),
+    static_weights: dict[str, str] | None = None,
 ):
     """Checks what every layer must do; returns the eager outputs.
 
     - `get_config` → `from_config` → `get_config` is the identity, and keras (de)serialisation round-trips;
     - a symbolic call on `keras.Input` and an eager call give `expected_output_shapes` (batch dim None/known);
-    - one `fit` step on a model around the layer changes its trainable weights;
-    - the number of trainable weights is as expected.
+    - one `fit` step on a model around the layer (output `fit_output`) changes EVERY trainable weight, but those
+      whose path ends with a key of `static_weights` (e.g. "key/bias" → why no step can move it; each key must
+      match exactly one weight, and that weight must stay put);
+    - the number of trainable weights is as expected;
+    - under each of `MIXED_POLICIES` the layer computes finite outputs of the compute dtype (float32 for the
+      outputs whose index is in `float32_outputs`, as the layer documents) and keeps its variables in float32.
     """
     call_kwargs = call_kwargs or {}
     layer = layer_cls(**init_kwargs)
@@ -56,9 +66,31 @@ def run_layer_test(
         target = np.random.default_rng(0).normal(size=np.shape(eager[fit_output])).astype("float32")
         rows = target.shape[0]  # 1 for layers whose output does not depend on the batch (position encodings)
         model.fit(tf.constant(input_data[:rows]), target, epochs=1, batch_size=rows, verbose=0)
-        changed = [not np.allclose(b, w.numpy()) for b, w in zip(before, layer.trainable_weights)]
-        assert any(changed), "one fit step left every trainable weight unchanged"
+        static = static_weights or {}
+        unchanged = [w.path for b, w in zip(before, layer.trainable_weights) if np.allclose(b, w.numpy())]
+        exempt = [w for w in unchanged if w.endswith(tuple(static))]
+        assert sorted(set(unchanged) - set(exempt)) == [], f"one fit step left these weights unchanged: {unchanged}"
+        assert len(exempt) == len(static), f"exempted as static but moved: {sorted(static)}; unchanged: {unchanged}"
+    for policy in MIXED_POLICIES:
+        check_mixed_precision(layer_cls, init_kwargs, input_data, call_kwargs, policy, float32_outputs)
     return eager
+
+
+def check_mixed_precision(
+    layer_cls, init_kwargs: dict, input_data, call_kwargs: dict, policy: str, float32_outputs: tuple[int, ...] = ()
+):
+    """The layer under `policy` computes finite outputs in the compute dtype (float32 for `float32_outputs`) and
+    keeps its variables in float32."""
+    layer = layer_cls(**init_kwargs, dtype=policy)
+    compute_dtype = keras.DTypePolicy(policy).compute_dtype
+    outputs = _as_tuple(layer(input_data, **call_kwargs))
+    for i, output in enumerate(outputs):
+        expected = "float32" if i in float32_outputs else compute_dtype
+        assert keras.backend.standardize_dtype(output.dtype) == expected, (policy, i, output.dtype, expected)
+        assert np.all(np.isfinite(np.asarray(keras.ops.cast(output, "float32")))), (policy, i)
+    for variable in layer.weights:
+        if keras.backend.is_float_dtype(variable.dtype):
+            assert variable.dtype == "float32", (policy, variable.path, variable.dtype)
 
 
 def numpy_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from embedder.layers.additive_attention_pooling import AdditiveAttentionPooling
+from embedder.layers.additive_attention_pooling import AdditiveAttentionPooling, fold_legacy_weights
 from tests.embedder.layers.layer_test_helper import numpy_softmax, run_layer_test
 
 RNG = np.random.default_rng(1)
@@ -11,8 +11,6 @@ def _set_peaked_weights(layer, features, units, query_features=None):
     weights = {
         "state_projection": RNG.normal(size=(features, units)) * 3.0,
         "bias": RNG.normal(size=(units,)),
-        "global_query": RNG.normal(size=(units,)),
-        "global_query_projection": RNG.normal(size=(units, units)),
         "score_vector": RNG.normal(size=(units,)) * 4.0,
     }
     if query_features:
@@ -23,8 +21,7 @@ def _set_peaked_weights(layer, features, units, query_features=None):
 
 
 def _reference(states, mask, w, query=None):
-    steer = query @ w["query_projection"] if query is not None else w["global_query"] @ w["global_query_projection"]
-    steer = steer[:, None, :] if query is not None else steer[None, None, :]
+    steer = (query @ w["query_projection"])[:, None, :] if query is not None else 0.0
     hidden = np.tanh(states @ w["state_projection"] + steer + w["bias"])
     weights = numpy_softmax(hidden @ w["score_vector"], mask)
     return (weights[..., None] * states).sum(axis=1), weights
@@ -36,7 +33,8 @@ def test_layer_basics():
         {"attention_units": 4},
         RNG.normal(size=(3, 5, 6)).astype("float32"),
         expected_output_shapes=((3, 6), (3, 5)),
-        expected_num_trainable_weights=5,
+        expected_num_trainable_weights=3,  # W_h, b, v: no global query beside the bias
+        float32_outputs=(1,),  # the attention weights
     )
 
 
@@ -111,3 +109,74 @@ def test_a_query_of_another_width_is_refused():
     layer = AdditiveAttentionPooling(attention_units=4, query_features=3)
     with pytest.raises(ValueError, match="configured for queries of 3 features"):
         layer(RNG.normal(size=(2, 6, 5)).astype("float32"), query=RNG.normal(size=(2, 7)).astype("float32"))
+
+
+def _legacy_model(query_features=None, units=4):
+    """A model around the old layout's layer, with random weights (a bias included)."""
+    import keras
+
+    from tests.embedder.layers.legacy_additive_attention_pooling import AdditiveAttentionPooling as Legacy
+
+    keras.utils.set_random_seed(3)
+    states_in = keras.Input((6, 5))
+    inputs, call = [states_in], {}
+    if query_features:
+        inputs.append(keras.Input((query_features,)))
+        call["query"] = inputs[-1]
+    layer = Legacy(attention_units=units, name="pool")
+    context, weights = layer(states_in, **call)
+    assert len(layer.weights) == 5 + bool(query_features)  # the old layout: global query and projection
+    for variable in layer.weights:
+        variable.assign(RNG.normal(size=variable.shape).astype("float32"))
+    return keras.Model(inputs, [context, weights])
+
+
+@pytest.mark.parametrize("query_features", [None, 3])
+def test_a_keras_file_of_the_old_layout_loads_and_computes_the_same(tmp_path, query_features):
+    import keras
+
+    old = _legacy_model(query_features)
+    old.save(tmp_path / "old.keras")
+    inputs = [RNG.normal(size=(2, 6, 5)).astype("float32")]
+    if query_features:
+        inputs.append(RNG.normal(size=(2, query_features)).astype("float32"))
+    expected = old.predict(inputs, verbose=0)
+    loaded = keras.saving.load_model(
+        tmp_path / "old.keras", custom_objects={"AdditiveAttentionPooling": AdditiveAttentionPooling}
+    )
+    layer = loaded.get_layer("pool")
+    assert type(layer) is AdditiveAttentionPooling
+    assert sorted(w.name for w in layer.weights) == sorted(
+        ["state_projection", "bias", "score_vector"] + (["query_projection"] if query_features else [])
+    )
+    for mine, theirs in zip(loaded.predict(inputs, verbose=0), expected):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
+
+
+def test_folding_keeps_a_query_layers_bias_and_changes_a_plain_ones():
+    weights = {name: RNG.normal(size=shape) for name, shape in [("bias", (4,)), ("global_query", (4,))]}
+    weights["global_query_projection"] = RNG.normal(size=(4, 4))
+    folded = fold_legacy_weights(weights)
+    assert sorted(folded) == ["bias"]
+    steer = weights["global_query"] @ weights["global_query_projection"]
+    np.testing.assert_allclose(folded["bias"], weights["bias"] + steer)
+    with_query = fold_legacy_weights({**weights, "query_projection": np.ones((3, 4))})
+    assert sorted(with_query) == ["bias", "query_projection"]
+    np.testing.assert_array_equal(with_query["bias"], weights["bias"])
+    assert fold_legacy_weights(folded) == folded
+
+
+def test_an_old_config_with_query_dim_still_deserializes():
+    import keras
+
+    old = {
+        "module": "embedder.layers.additive_attention_pooling",
+        "class_name": "AdditiveAttentionPooling",
+        "config": {"name": "pool", "trainable": True, "dtype": "float32", "attention_units": 4, "query_dim": 8},
+        "registered_name": "embedder>AdditiveAttentionPooling",
+    }
+    layer = keras.saving.deserialize_keras_object(old)
+    assert type(layer) is AdditiveAttentionPooling and layer.attention_units == 4
+    assert "query_dim" not in layer.get_config()
+    context, _ = layer(RNG.normal(size=(2, 6, 5)).astype("float32"))
+    assert context.shape == (2, 5) and len(layer.weights) == 3

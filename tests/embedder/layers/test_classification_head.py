@@ -14,6 +14,7 @@ def test_basics():
         RNG.normal(size=(4, 6)).astype("float32"),
         expected_output_shapes=(4, 3),
         expected_num_trainable_weights=4,
+        float32_outputs=(0,),  # the probabilities
     )
 
 

@@ -10,7 +10,12 @@ def test_basics():
     data = RNG.normal(size=(2, 5, 3)).astype("float32")
     run_layer_test(MaskedMeanPooling, {}, data, expected_output_shapes=(2, 3), expected_num_trainable_weights=0)
     run_layer_test(
-        MaskedMaxPooling, {}, data, expected_output_shapes=((2, 3), (2, 5)), expected_num_trainable_weights=0
+        MaskedMaxPooling,
+        {},
+        data,
+        expected_output_shapes=((2, 3), (2, 5)),
+        expected_num_trainable_weights=0,
+        float32_outputs=(1,),  # the shares
     )
 
 

@@ -47,5 +47,7 @@ def test_position_embedding_basics_and_slicing():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="argument `sequence_length`, expected a positive integer"):
         PositionEmbedding(sequence_length=0)
-    with pytest.raises(ValueError, match="argument `max_wavelength`, expected a number above 1"):
+    with pytest.raises(
+        ValueError, match="argument `max_wavelength`, expected a number > 1. Received: max_wavelength=1"
+    ):
         SinePositionEncoding(max_wavelength=1)

@@ -39,6 +39,7 @@ def test_layer_basics():
         RNG.normal(size=(2, 5, 6)).astype("float32"),
         expected_output_shapes=((2, 18), (2, 3, 5)),
         expected_num_trainable_weights=2,
+        float32_outputs=(1,),  # the attention matrix
     )
 
 
@@ -174,7 +175,7 @@ def test_penalty_reaches_the_training_loss():
         ({"attention_hops": 0}, "argument `attention_hops`, expected a positive integer. Received: attention_hops=0"),
         ({"attention_hops": -2}, "argument `attention_hops`, expected a positive integer"),
         ({"attention_units": 0}, "argument `attention_units`, expected a positive integer"),
-        ({"penalty_coefficient": -1.0}, "argument `penalty_coefficient`, expected a non-negative float"),
+        ({"penalty_coefficient": -1.0}, "argument `penalty_coefficient`, expected a number >= 0"),
         ({"hop_pooling": "max"}, "argument `hop_pooling`, expected one of 'flatten', 'mean'"),
         (
             {"penalty_norm": "l1"},
