@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= tf,plot,parquet,jax,beam,search,dev
 
-.PHONY: test lint format run install clean test-client-compat bench-venv
+.PHONY: test lint format run install clean test-client-compat test-serving-tf-compat bench-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ TEST_WORKERS ?= 2
 test: lint
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 	$(MAKE) --no-print-directory test-client-compat
+	$(MAKE) --no-print-directory test-serving-tf-compat
 
 # The light client must work under both protobuf majors: the test venv above has 6.x (the Beam extra caps it below
 # 7), and a client-only install gets 7.x. A second, small venv with only the base dependencies (protobuf 7, no
@@ -50,6 +51,22 @@ test-client-compat: $(CLIENT_STAMP)
 		sys.exit(v.split('.')[0] != '7')"
 	$(CLIENT_VENV)/bin/python -m pytest -q -p no:cacheprovider $(CLIENT_TESTS)
 
+# The stock TF Serving image (docker-compose.yml, serving/k8s/) runs an older TensorFlow than the one we export
+# with. A side venv with only that TensorFlow loads and runs fresh exports (float32 and bfloat16) and must give the
+# outputs ours gives (tests/embedder/test_serving_tf_compat.py, which also checks this pin against the compose file).
+TF_SERVING_TF := 2.18.0
+SERVING_TF_VENV := .venv-serving-tf
+SERVING_TF_STAMP := $(SERVING_TF_VENV)/.installed-$(TF_SERVING_TF)
+
+$(SERVING_TF_STAMP):
+	test -x $(SERVING_TF_VENV)/bin/python || $(PYTHON) -m venv $(SERVING_TF_VENV)
+	$(SERVING_TF_VENV)/bin/python -m pip install -q "tensorflow-cpu==$(TF_SERVING_TF)"
+	touch $(SERVING_TF_STAMP)
+
+test-serving-tf-compat: $(STAMP) $(SERVING_TF_STAMP)
+	EMBEDDER_SERVING_TF_PYTHON=$(abspath $(SERVING_TF_VENV))/bin/python TF_CPP_MIN_LOG_LEVEL=3 \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/embedder/test_serving_tf_compat.py
+
 run: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/embedder quickstart
 
@@ -66,4 +83,4 @@ $(BENCH_VENV)/.installed:
 bench-venv: $(BENCH_VENV)/.installed
 
 clean:
-	rm -rf $(VENV) $(CLIENT_VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(CLIENT_VENV) $(SERVING_TF_VENV) .pytest_cache .ruff_cache build *.egg-info

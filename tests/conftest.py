@@ -18,14 +18,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TENSORFLOW_ONLY_RUNNER = Path(__file__).resolve().parent / "embedder" / "tensorflow_only_runner.py"
 
 
-def run_in_tensorflow_only_process(version_dirs, batches, workdir: Path):
-    """Every signature of each SavedModel on `batches`, in a fresh process that may import nothing but TensorFlow.
+def run_in_tensorflow_only_process(version_dirs, batches, workdir: Path, python: str = sys.executable):
+    """Every signature of each SavedModel on `batches`, in a fresh process that may import nothing but TensorFlow
+    (`python`: another interpreter, e.g. one with TF Serving's TensorFlow version).
 
     Returns the runner's outputs (an `np.load` of its .npz, string outputs as object arrays).
     """
-    out = Path(workdir) / "tensorflow_only_outputs.npz"
+    out = Path(workdir) / f"tensorflow_only_outputs_{abs(hash(python))}.npz"
     result = subprocess.run(
-        [sys.executable, str(TENSORFLOW_ONLY_RUNNER), str(out), *map(str, version_dirs)],
+        [python, str(TENSORFLOW_ONLY_RUNNER), str(out), *map(str, version_dirs)],
         input=json.dumps(batches),
         capture_output=True,
         text=True,

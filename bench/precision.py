@@ -1,0 +1,235 @@
+"""bfloat16 exports measured against float32: served-graph sentences/s and quality, for each architecture.
+
+    python bench/precision.py                  # docs/results/precision.json, the table in docs/SERVING.md
+    python bench/precision.py --quick --work /tmp/p --results /tmp/p/precision.json --doc ''   # smoke run
+
+Models: the shipped ``default`` (transformer) and ``default-fast`` (attention pooling over static vectors), whose
+quality is STS-B dev Spearman (cosine of the two sentences' vectors); and a ``classic`` (BiLSTM + one attention
+vector) and a ``structured`` (Lin et al.) classifier trained here on TREC (``--epochs``, no pretrained vectors,
+hold-out of train for early stopping), whose quality is TREC test accuracy. Each is exported twice, ``float32``
+and ``bfloat16`` (`embedder.precision`), and the SavedModels are loaded with `tf.saved_model.load` (the graph TF
+Serving runs) in this process. Speed: the ``embed`` signature on SST-2 dev sentences at batch 32, 128 and 256, the
+two precisions alternating for ``--rounds`` rounds (medians). Quality is measured once per export.
+
+With ``--quick``: tiny untrained models of each architecture, one round, no quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from bench.serving_common import DATA, sentences  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results" / "precision.json"
+DOC = ROOT / "docs" / "SERVING.md"
+BEGIN, END = "<!-- precision:begin -->", "<!-- precision:end -->"
+PRECISIONS = ("float32", "bfloat16")
+BATCHES = (32, 128, 256)
+TREC = DATA / "trec"
+STSB_DEV = DATA / "stsb" / "dev.tsv"
+
+
+def read_tsv(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def source_models(args) -> dict:
+    """{name: (SentenceEmbedder, quality task)}."""
+    from embedder import pretrained
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    if args.quick:
+        from embedder.text_preprocessor import build_vocabulary
+
+        vocabulary = build_vocabulary(sentences("dev"))
+        small = {"classic": {"rnn_units": 16}, "structured": {"rnn_units": 16}, "transformer": {"hidden_dim": 32}}
+        return {
+            name: (SentenceEmbedder.create(name, vocabulary, max_length=32, embedding_dim=16, **kwargs), None)
+            for name, kwargs in small.items()
+        }
+    models = {
+        "default": (pretrained.load("default"), "stsb"),
+        "default-fast": (pretrained.load("default-fast"), "stsb"),
+    }
+    for architecture in ("classic", "structured"):
+        models[f"{architecture} (TREC)"] = (trained_on_trec(architecture, args), "trec")
+    return models
+
+
+def trained_on_trec(architecture: str, args):
+    from embedder.sentence_embedder import SentenceEmbedder
+    from embedder.versions import numeric_versions
+
+    base = args.work / "trec" / architecture
+    if not numeric_versions(base):
+        from training.config import TrainConfig
+        from training.train import train
+
+        config = TrainConfig(architecture=architecture, train_path=str(TREC / "train.tsv"), epochs=args.epochs)
+        train(config, base, work_dir=args.work / "trec" / f"{architecture}.run", overwrite=True, verbose=0)
+    return SentenceEmbedder.load(base)
+
+
+def embed(signature, texts: list[str], batch: int) -> np.ndarray:
+    import tensorflow as tf
+
+    from embedder import contract
+
+    out = [
+        signature(text=tf.constant(texts[i : i + batch]))[contract.OUTPUT_EMBEDDING].numpy()
+        for i in range(0, len(texts), batch)
+    ]
+    return np.concatenate(out)
+
+
+def stsb_spearman(signature) -> float:
+    from training.evaluate import cosine_similarities, spearman
+
+    rows = read_tsv(STSB_DEV)
+    first = embed(signature, [r["sentence1"] for r in rows], 128)
+    second = embed(signature, [r["sentence2"] for r in rows], 128)
+    return 100 * spearman(cosine_similarities(first, second), [float(r["score"]) for r in rows])
+
+
+def trec_accuracy(loaded, labels: list[str]) -> float:
+    import tensorflow as tf
+
+    from embedder import contract
+
+    rows = read_tsv(TREC / "test.tsv")
+    classify = loaded.signatures[contract.SIGNATURE_CLASSIFY]
+    predicted = []
+    for i in range(0, len(rows), 128):
+        texts = tf.constant([r["text"] for r in rows[i : i + 128]])
+        predicted += np.argmax(classify(text=texts)[contract.OUTPUT_PROBABILITIES].numpy(), axis=1).tolist()
+    return 100 * float(np.mean([labels[p] == r["label"] for p, r in zip(predicted, rows)]))
+
+
+def measure(name: str, embedder, task: str | None, texts: list[str], args) -> dict:
+    import tensorflow as tf
+
+    from embedder import contract
+
+    loaded, row = {}, {"architecture": embedder.architecture}
+    for precision in PRECISIONS:
+        version_dir = embedder.export(args.work / "exports" / name.replace(" ", "-") / precision, precision=precision)
+        loaded[precision] = tf.saved_model.load(str(version_dir))
+    signatures = {p: loaded[p].signatures[contract.SIGNATURE_EMBED] for p in PRECISIONS}
+    vectors = {p: contract.l2_normalize(embed(signatures[p], texts[:256], 64)) for p in PRECISIONS}
+    row["cosine_bf16_vs_f32_min"] = round(float(np.min(np.sum(vectors["float32"] * vectors["bfloat16"], 1))), 5)
+    for batch in BATCHES:
+        embed(signatures["float32"], texts[:batch], batch)  # trace and warm each shape
+        embed(signatures["bfloat16"], texts[:batch], batch)
+        seconds = {p: [] for p in PRECISIONS}
+        for _ in range(args.rounds):
+            for precision in PRECISIONS:
+                started = time.perf_counter()
+                embed(signatures[precision], texts, batch)
+                seconds[precision].append(time.perf_counter() - started)
+        per_s = {p: len(texts) / float(np.median(seconds[p])) for p in PRECISIONS}
+        row[f"b{batch}"] = {
+            "float32_per_s": round(per_s["float32"], 1),
+            "bfloat16_per_s": round(per_s["bfloat16"], 1),
+            "ratio": round(per_s["bfloat16"] / per_s["float32"], 3),
+        }
+    if task == "stsb":
+        row["quality"] = {
+            "metric": "STS-B dev Spearman",
+            **{p: round(stsb_spearman(signatures[p]), 2) for p in PRECISIONS},
+        }
+    elif task == "trec":
+        row["quality"] = {
+            "metric": "TREC test accuracy",
+            **{p: round(trec_accuracy(loaded[p], embedder.labels), 2) for p in PRECISIONS},
+        }
+    print(f"{name}: {row}", flush=True)
+    return row
+
+
+def render(results: dict) -> str:
+    """The Markdown between the markers in docs/SERVING.md, from the results alone."""
+    lines = [
+        f"`python bench/precision.py`: the `embed` signature of each SavedModel, loaded with `tf.saved_model.load`, "
+        f"on {results['sentences']} SST-2 dev sentences, the two precisions alternating for {results['rounds']} "
+        f"rounds (medians); {results['machine']}.",
+        "",
+        "| model | architecture | sent/s b32 f32 → bf16 | b128 | b256 | quality f32 → bf16 | min cosine bf16 vs f32 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in results["models"].items():
+        speed = [
+            f"{row[f'b{b}']['float32_per_s']:,.0f} → {row[f'b{b}']['bfloat16_per_s']:,.0f} "
+            f"(×{row[f'b{b}']['ratio']:.2f})"
+            for b in BATCHES
+        ]
+        quality = row.get("quality")
+        shown = (
+            f"{quality['metric']}: {quality['float32']:.2f} → {quality['bfloat16']:.2f} "
+            f"({quality['bfloat16'] - quality['float32']:+.2f})"
+            if quality
+            else "–"
+        )
+        lines.append(
+            f"| {name} | {row['architecture']} | {' | '.join(speed)} | {shown} | {row['cosine_bf16_vs_f32_min']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def update_doc(path: Path, text: str) -> None:
+    doc = path.read_text()
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sentences", type=int, default=872, help="SST-2 dev sentences timed per round")
+    parser.add_argument("--epochs", type=int, default=5, help="TREC classifiers' training epochs")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "precision-bench")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--doc", default=str(DOC), help="Markdown file whose table to rewrite ('': none)")
+    parser.add_argument("--quick", action="store_true", help="tiny untrained models, one round, no quality")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.sentences = 1, 64
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    texts = sentences("dev")[: args.sentences]
+    results = {
+        "quick": args.quick,
+        "rounds": args.rounds,
+        "sentences": len(texts),
+        "machine": f"{os.cpu_count()} cores (AVX512-BF16, AMX), shared with other work, nice 19",
+        "models": {},
+    }
+    for name, (embedder, task) in source_models(args).items():
+        results["models"][name] = measure(name, embedder, task, texts, args)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
+    if args.doc:
+        update_doc(Path(args.doc), render(results))
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
