@@ -11,6 +11,11 @@ and ``bfloat16`` (`embedder.precision`), and the SavedModels are loaded with `tf
 Serving runs) in this process. Speed: the ``embed`` signature on SST-2 dev sentences at batch 32, 128 and 256, the
 two precisions alternating for ``--rounds`` rounds (medians). Quality is measured once per export.
 
+XLA (``--stages xla``): the shipped ``default``'s Keras graph on token ids (the part of a signature XLA can
+compile; the string preprocessing cannot be), as a `tf.function` with and without ``jit_compile``, in both
+precisions, at batch 32 and 128 (alternating rounds, each shape traced first), and the first call of a shape not
+seen before (what a server pays for every new batch size and length under XLA).
+
 With ``--quick``: tiny untrained models of each architecture, one round, no quality.
 """
 
@@ -160,6 +165,66 @@ def measure(name: str, embedder, task: str | None, texts: list[str], args) -> di
     return row
 
 
+def xla_stage(args, texts: list[str]) -> dict:
+    import tensorflow as tf
+
+    from embedder import contract, pretrained
+    from embedder.precision import with_precision
+
+    if args.quick:
+        embedder = next(iter(source_models(args).values()))[0]
+    else:
+        embedder = pretrained.load("default")
+    preprocessor = embedder.preprocessor
+    out = {"model": "tiny (--quick)" if args.quick else "default", "rows": []}
+    for precision in PRECISIONS:
+        model = with_precision(embedder.model, precision)
+        # One trace for every shape, as in a serving signature; XLA still compiles each new shape it meets.
+        spec = [tf.TensorSpec([None, None], tf.int32)]
+        functions = {
+            name: tf.function(
+                lambda ids, model=model: model(ids, training=False)[contract.OUTPUT_EMBEDDING],
+                input_signature=spec,
+                jit_compile=name == "xla",
+            )
+            for name in ("plain", "xla")
+        }
+        for batch in (32, 128):
+            ids = [
+                preprocessor.ids(preprocessor.words(tf.constant(texts[i : i + batch])))
+                for i in range(0, len(texts), batch)
+            ]
+            for function in functions.values():
+                for x in ids:
+                    function(x)  # trace and compile every shape first
+            seconds = {name: [] for name in functions}
+            for _ in range(args.rounds):
+                for name, function in functions.items():
+                    started = time.perf_counter()
+                    for x in ids:
+                        function(x).numpy()
+                    seconds[name].append(time.perf_counter() - started)
+            per_s = {name: len(texts) / float(np.median(v)) for name, v in seconds.items()}
+            new_shape = tf.zeros((batch + 1, int(ids[0].shape[1]) + 3), tf.int32)  # never seen above
+            first_ms = {}
+            for name, function in functions.items():
+                started = time.perf_counter()
+                function(new_shape).numpy()
+                first_ms[name] = round((time.perf_counter() - started) * 1000, 1)
+            out["rows"].append(
+                {
+                    "precision": precision,
+                    "batch": batch,
+                    "plain_per_s": round(per_s["plain"], 1),
+                    "xla_per_s": round(per_s["xla"], 1),
+                    "ratio": round(per_s["xla"] / per_s["plain"], 3),
+                    "new_shape_first_call_ms": first_ms,
+                }
+            )
+            print(f"xla: {out['rows'][-1]}", flush=True)
+    return out
+
+
 def render(results: dict) -> str:
     """The Markdown between the markers in docs/SERVING.md, from the results alone."""
     lines = [
@@ -186,6 +251,22 @@ def render(results: dict) -> str:
         lines.append(
             f"| {name} | {row['architecture']} | {' | '.join(speed)} | {shown} | {row['cosine_bf16_vs_f32_min']:.4f} |"
         )
+    if "xla" in results:
+        xla = results["xla"]
+        lines += [
+            "",
+            f"XLA (`--stages xla`): `{xla['model']}`'s Keras graph on token ids, `tf.function` with and without "
+            "`jit_compile`, each shape compiled first; and the first call of an unseen (batch, length) shape:",
+            "",
+            "| precision | batch | sent/s plain → XLA | first call of a new shape, ms plain / XLA |",
+            "|---|---|---|---|",
+        ]
+        for row in xla["rows"]:
+            first = row["new_shape_first_call_ms"]
+            lines.append(
+                f"| {row['precision']} | {row['batch']} | {row['plain_per_s']:,.0f} → {row['xla_per_s']:,.0f} "
+                f"(×{row['ratio']:.2f}) | {first['plain']:,.0f} / {first['xla']:,.0f} |"
+            )
     return "\n".join(lines)
 
 
@@ -198,6 +279,7 @@ def update_doc(path: Path, text: str) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stages", nargs="+", choices=("speed", "xla"), default=["speed"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=872, help="SST-2 dev sentences timed per round")
     parser.add_argument("--epochs", type=int, default=5, help="TREC classifiers' training epochs")
@@ -214,6 +296,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     texts = sentences("dev")[: args.sentences]
+    previous = json.loads(args.results.read_text()) if args.results.is_file() else {}
     results = {
         "quick": args.quick,
         "rounds": args.rounds,
@@ -221,8 +304,15 @@ def main(argv=None) -> int:
         "machine": f"{os.cpu_count()} cores (AVX512-BF16, AMX), shared with other work, nice 19",
         "models": {},
     }
-    for name, (embedder, task) in source_models(args).items():
-        results["models"][name] = measure(name, embedder, task, texts, args)
+    if "speed" in args.stages:
+        for name, (embedder, task) in source_models(args).items():
+            results["models"][name] = measure(name, embedder, task, texts, args)
+    else:
+        results = {**previous, **{k: v for k, v in results.items() if k == "quick"}}
+    if "xla" in args.stages:
+        results["xla"] = xla_stage(args, texts[:512])
+    elif "xla" in previous and not args.quick:
+        results["xla"] = previous["xla"]
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2) + "\n")
     if args.doc:
