@@ -13,13 +13,13 @@ Stages (each stores its results in the JSON):
   ``--rows`` are the corpus. Both are embedded by `embedder embed-corpus` with the export of ``--model``
   (``default-fast`` by default: the same 384-d output space as ``default``, about ten times faster to embed).
   Cached under ``--work``. With ``--quick``: clustered random vectors instead, no model.
-- ``ann``: for every kind × quantization, one subprocess builds the index (library defaults except HNSW
-  efConstruction ``--ef-construction`` 40, not 200: at 200 FAISS added about 420 rows/s here, some 40 minutes per
-  1 M-row HNSW index; and IVF training on ``--train-rows`` 65,536 rows), and a second opens it and searches: build
-  seconds, index size on disk, peak RSS of each process, queries/s at top 10 batched and one query at a time,
-  p50/p99 single-query latency (each on the wall clock and on the process's CPU clock, since the machine is
-  shared), recall@10 against exact search. HNSW indexes are also searched at larger efSearch (``--ef-search``).
-  A child running past ``--child-timeout-s`` is recorded as skipped.
+- ``ann``: for every kind × quantization, one subprocess builds the index (library defaults, HNSW efConstruction
+  ``--ef-construction`` 200, except IVF training on ``--train-rows`` 65,536 rows; ``--build-threads`` FAISS
+  threads, both cores by default), and a second opens it and searches (``--threads`` FAISS threads, one by
+  default): build seconds, index size on disk, peak RSS of each process, queries/s at top 10 batched and one
+  query at a time, p50/p99 single-query latency (each on the wall clock and on the process's CPU clock, since the
+  machine is shared), recall@10 against exact search. HNSW indexes are also searched at other efSearch
+  (``--ef-search``). A child running past ``--child-timeout-s`` is recorded as skipped.
 - ``retrieval``: STS-B train pairs scored at least 4: each distinct ``sentence1`` retrieves its ``sentence2``
   among all distinct ``sentence2``: MRR@10, recall@1 and recall@10 for the shipped ``default`` and
   ``default-fast``, TF-IDF (scikit-learn), and the teacher all-MiniLM-L6-v2 through ``.venv-bench``.
@@ -187,7 +187,7 @@ def child_build(args) -> dict:
     from serving.search import IndexBuildConfig, build_index
     from serving.search.ann import set_threads
 
-    set_threads(args.threads)
+    set_threads(args.build_threads)
     started = time.perf_counter()
     manifest = build_index(
         IndexBuildConfig(
@@ -203,6 +203,7 @@ def child_build(args) -> dict:
         "build_s": round(seconds, 2),
         "build_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "build_peak_rss_mib": round(peak_rss_mib(), 1),
+        "build_threads": args.build_threads,
         # What is searched: the FAISS file, or for exact/none the float32 matrix itself.
         "search_structure_bytes": ann_file.stat().st_size if ann_file else vectors_bytes,
         "full_precision_vectors_bytes": vectors_bytes,
@@ -279,6 +280,7 @@ def child_search(args) -> dict:
             sweep.append({"rescore_multiplier": multiplier, **point})
         measured["rescore_sweep"] = sweep
     measured["search_peak_rss_mib"] = round(peak_rss_mib(), 1)
+    measured["search_threads"] = args.threads
     return measured
 
 
@@ -288,7 +290,8 @@ def run_child(args, role: str, kind: str, quantize: str) -> dict | None:
     command = [
         sys.executable, str(Path(__file__).resolve()), "--child", role, "--kind", kind, "--quantize", quantize,
         "--index", str(index), "--work", str(args.work), "--threads", str(args.threads),
-        "--ef-construction", str(args.ef_construction), "--train-rows", str(args.train_rows),
+        "--build-threads", str(args.build_threads), "--ef-construction", str(args.ef_construction),
+        "--train-rows", str(args.train_rows),
         "--single-budget-s", str(args.single_budget_s), "--ef-search", *map(str, args.ef_search),
         "--rescore-multipliers", *map(str, args.rescore_multipliers),
     ]  # fmt: skip
@@ -491,7 +494,9 @@ def hnsw_target_point(ann_results: dict) -> dict | None:
     row = measured_indexes(ann_results).get("hnsw/none")
     if row is None:
         return None
-    points = [{"ef_search": row["settings"]["ef_search"], **row}] + row.get("ef_search_sweep", [])
+    shared = {key: row[key] for key in ("settings", "search_threads") if key in row}
+    points = [{"ef_search": row["settings"]["ef_search"], **row}]
+    points += [{**shared, **p} for p in row.get("ef_search_sweep", [])]
     return next((p for p in sorted(points, key=lambda p: p["ef_search"]) if p["recall_at_10"] >= 0.95), None)
 
 
@@ -510,7 +515,9 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
             cpu = point["batched_cpu_qps"] >= 1000 and point["cpu_p99_ms"] <= 10
             wall = point["batched_qps"] >= 1000 and point["p99_ms"] <= 10
             measured = (
-                f"hnsw/none efSearch {point['ef_search']}: recall@10 {point['recall_at_10']:.3f}; CPU clock "
+                f"hnsw/none (efConstruction {point['settings']['ef_construction']}, "
+                f"{point.get('search_threads', ann_results.get('faiss_threads', 1))} search thread(s)) efSearch "
+                f"{point['ef_search']}: recall@10 {point['recall_at_10']:.3f}; CPU clock "
                 f"{point['batched_cpu_qps']:,.0f} queries/s batched, p99 {point['cpu_p99_ms']:.2f} ms; wall clock "
                 f"{point['batched_qps']:,.0f} queries/s, p99 {point['p99_ms']:.2f} ms"
             )
@@ -571,11 +578,23 @@ def _sweep_table(ann_results: dict, key: str, setting: str, label: str, title: s
     for name, sweep in sweeps.items():
         for p in sweep:
             lines.append(
-                f"| {name} | {p[setting]} | {p['batched_qps']:,.0f} / {p['batched_cpu_qps']:,.0f} | "
+                f"| {index_label(name, ann_results['indexes'][name])} | {p[setting]} | "
+                f"{p['batched_qps']:,.0f} / {p['batched_cpu_qps']:,.0f} | "
                 f"{p['p50_ms']:.2f} / {p['cpu_p50_ms']:.2f} | {p['p99_ms']:.2f} / {p['cpu_p99_ms']:.2f} | "
                 f"{p['recall_at_10']:.3f} |"
             )
     return lines
+
+
+def index_label(name: str, row: dict) -> str:
+    """kind/quantize, with efConstruction for HNSW kinds."""
+    return f"{name} (efC {row['settings']['ef_construction']})" if name.startswith("hnsw/") else name
+
+
+def threads_label(row: dict, ann_results: dict) -> str:
+    """FAISS threads building / searching (rows measured before they were recorded used one setting for both)."""
+    both = ann_results.get("faiss_threads", 1)
+    return f"{row.get('build_threads', both)} / {row.get('search_threads', both)}"
 
 
 def ann_lines(results: dict) -> list[str]:
@@ -583,26 +602,27 @@ def ann_lines(results: dict) -> list[str]:
     lines = [
         f"{ann_results['rows']:,} vectors ({vectors.get('dim')}-d, {vectors.get('source')}"
         + (f"; embedded by `{vectors['model']}` through `embedder embed-corpus`" if "model" in vectors else "")
-        + f"), {ann_results['queries']:,} queries, top {TOP_K}, {ann_results['faiss_threads']} FAISS thread(s); "
-        f"{results['machine']}. Settings are the library's defaults except HNSW efConstruction "
-        f"{ann_results['bench_overrides']['ef_construction']} and IVF training rows "
-        f"{ann_results['bench_overrides']['ivf_train_rows']:,}. *Searched* is the file searched (FAISS index, or "
+        + f"), {ann_results['queries']:,} queries, top {TOP_K}; {results['machine']}. Settings are the library's "
+        f"defaults (HNSW efConstruction: *efC* in the first column) except IVF training rows "
+        f"{ann_results['bench_overrides']['ivf_train_rows']:,}. *Threads*: FAISS threads building / searching (0: "
+        "one per core). *Searched* is the file searched (FAISS index, or "
         "the float32 matrix for exact/none); every kind also keeps the float32 vectors on disk for rescoring. RSS "
         "is each process's peak (memory-mapped pages it touched included). Times are given on the wall clock and on "
-        "the process's CPU clock (CPU time of all its threads: one FAISS thread; numpy's BLAS may use both cores "
-        "for exact/none): other work shared the cores, so the wall clock includes waiting for a core, and the CPU "
-        "clock is about what free cores give. Single: one query at a time.",
+        "the process's CPU clock (CPU time of all its threads: one FAISS thread searching; numpy's BLAS may use "
+        "both cores for exact/none): other work shared the cores, so the wall clock includes waiting for a core, "
+        "and the CPU clock is about what free cores give. Single: one query at a time.",
         "",
-        "| kind/quantize | build s wall / CPU | searched MiB | RSS MiB build / search | batched q/s wall / CPU "
-        "| single p50 ms wall / CPU | single p99 ms wall / CPU | recall@10 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| kind/quantize | threads | build s wall / CPU | searched MiB | RSS MiB build / search "
+        "| batched q/s wall / CPU | single p50 ms wall / CPU | single p99 ms wall / CPU | recall@10 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in ann_results["indexes"].items():
         if "skipped" in row:
-            lines.append(f"| {name} | {row['skipped']} | | | | | | |")
+            lines.append(f"| {name} | | {row['skipped']} | | | | | | |")
             continue
         lines.append(
-            f"| {name} | {row['build_s']:,.1f} / {row['build_cpu_s']:,.1f} | "
+            f"| {index_label(name, row)} | {threads_label(row, ann_results)} | "
+            f"{row['build_s']:,.1f} / {row['build_cpu_s']:,.1f} | "
             f"{row['search_structure_bytes'] / 2**20:,.1f} | {row['build_peak_rss_mib']:,.0f} / "
             f"{row['search_peak_rss_mib']:,.0f} | {row['batched_qps']:,.0f} / {row['batched_cpu_qps']:,.0f} | "
             f"{row['p50_ms']:.2f} / {row['cpu_p50_ms']:.2f} | {row['p99_ms']:.2f} / {row['cpu_p99_ms']:.2f} | "
@@ -724,7 +744,8 @@ def parse_args(argv=None):
     parser.add_argument("--dim", type=int, default=384, help="--quick: the random vectors' width")
     parser.add_argument("--lines-per-file", type=int, default=200_000)
     parser.add_argument("--threads", type=int, default=1, help="FAISS threads (0: one per core)")
-    parser.add_argument("--ef-construction", type=int, default=40, help="HNSW build (library default 200)")
+    parser.add_argument("--build-threads", type=int, default=0, help="FAISS threads while building (0: one per core)")
+    parser.add_argument("--ef-construction", type=int, default=200, help="HNSW build (the library's default)")
     parser.add_argument("--train-rows", type=int, default=65_536, help="IVF training sample (0: library default)")
     parser.add_argument("--ef-search", type=int, nargs="+", default=[256, 512], help="HNSW sweep beyond default")
     parser.add_argument("--rescore-multipliers", type=int, nargs="+", default=[10], help="binary kinds' sweep")
