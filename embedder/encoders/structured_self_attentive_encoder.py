@@ -5,7 +5,11 @@ from __future__ import annotations
 import keras
 
 from embedder.encoders.sentence_encoder import RecurrentSentenceEncoder
-from embedder.layers.structured_self_attention import LEGACY_PENALTY_NORM, StructuredSelfAttention
+from embedder.layers.structured_self_attention import (
+    StructuredSelfAttention,
+    attention_settings,
+    with_legacy_penalty_norm,
+)
 
 
 @keras.saving.register_keras_serializable(package="embedder")
@@ -104,18 +108,10 @@ class StructuredSelfAttentiveEncoder(RecurrentSentenceEncoder):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "attention_hops": self.attention_hops,
-                "attention_units": self.attention_units,
-                "penalty_coefficient": self.penalty_coefficient,
-                "hop_pooling": self.hop_pooling,
-                "penalty_norm": self.penalty_norm,
-            }
-        )
+        config.update(attention_settings(self))
         return config
 
     @classmethod
     def from_config(cls, config):
         # A model saved before `penalty_norm` existed was trained with the squared norm: fine-tuning it goes on so.
-        return super().from_config({"penalty_norm": LEGACY_PENALTY_NORM, **config})
+        return super().from_config(with_legacy_penalty_norm(config))

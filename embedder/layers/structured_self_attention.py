@@ -45,6 +45,20 @@ def attention_penalty(attention, norm: str = "frobenius"):
         return ops.mean(squared)
 
 
+#: The settings that the layer and the structured encoder both take and save (config keys = attribute names).
+ATTENTION_SETTINGS = ("attention_hops", "attention_units", "penalty_coefficient", "hop_pooling", "penalty_norm")
+
+
+def attention_settings(owner) -> dict:
+    """`owner`'s structured-attention settings, for its config."""
+    return {name: getattr(owner, name) for name in ATTENTION_SETTINGS}
+
+
+def with_legacy_penalty_norm(config: dict) -> dict:
+    """A saved config; one saved before `penalty_norm` existed was trained with the squared norm: keep it so."""
+    return {"penalty_norm": LEGACY_PENALTY_NORM, **config}
+
+
 @keras.saving.register_keras_serializable(package="embedder")
 class StructuredSelfAttention(keras.layers.Layer):
     """Structured self-attention: r attention hops, A = softmax(W_s2 tanh(W_s1 Hᵀ)), and M = AH.
@@ -142,18 +156,9 @@ class StructuredSelfAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "attention_hops": self.attention_hops,
-                "attention_units": self.attention_units,
-                "penalty_coefficient": self.penalty_coefficient,
-                "hop_pooling": self.hop_pooling,
-                "penalty_norm": self.penalty_norm,
-            }
-        )
+        config.update(attention_settings(self))
         return config
 
     @classmethod
     def from_config(cls, config):
-        # A config saved before `penalty_norm` existed was trained with the squared norm: keep it so.
-        return super().from_config({"penalty_norm": LEGACY_PENALTY_NORM, **config})
+        return super().from_config(with_legacy_penalty_norm(config))

@@ -16,8 +16,6 @@ same job, and says which of them differs otherwise.
 
 from __future__ import annotations
 
-import datetime
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -96,22 +94,12 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 - py3.10
+now = durable.utc_now
 
 
 def load_manifest(directory: str | Path) -> Manifest | None:
     """The manifest in `directory` with its committed progress, or None if there is none."""
-    path = Path(directory) / MANIFEST_FILE
-    if not path.is_file():
-        return None
-    manifest = Manifest.from_dict(json.loads(path.read_text("utf-8")))
-    progress = Path(directory) / PROGRESS_FILE
-    if manifest.status == RUNNING and progress.is_file():
-        document = json.loads(progress.read_text("utf-8"))
-        document.pop("format", None)
-        manifest.progress = Progress(**document)
-    return manifest
+    return durable.read_committed(directory, MANIFEST_FILE, PROGRESS_FILE, Manifest.from_dict, Progress, RUNNING)
 
 
 #: Model fields that must match for a resume: the same name, version number, dimension and export.

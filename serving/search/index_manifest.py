@@ -13,8 +13,6 @@ searched in (or added to) an index.
 
 from __future__ import annotations
 
-import datetime
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -154,17 +152,9 @@ class IndexManifest:
 
 def load_index_manifest(directory: str | Path) -> IndexManifest | None:
     """The manifest in `directory` with its committed progress, or None if there is none."""
-    path = Path(directory) / INDEX_MANIFEST_FILE
-    if not path.is_file():
-        return None
-    manifest = IndexManifest.from_dict(json.loads(path.read_text("utf-8")))
-    progress = Path(directory) / INDEX_PROGRESS_FILE
-    if manifest.status == RUNNING and progress.is_file():
-        document = json.loads(progress.read_text("utf-8"))
-        document.pop("format", None)
-        manifest.progress = BuildProgress(**document)
-    return manifest
+    return durable.read_committed(
+        directory, INDEX_MANIFEST_FILE, INDEX_PROGRESS_FILE, IndexManifest.from_dict, BuildProgress, RUNNING
+    )
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")  # noqa: UP017 - py3.10
+now = durable.utc_now
