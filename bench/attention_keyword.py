@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 # The tests' keyword task itself (sentences, files, encoders, training settings), so the two cannot drift apart.
-from tests.training.conftest import (  # noqa: E402
+from tests.helpers.keyword_task import (  # noqa: E402
     KEYWORD_ENCODERS,
     keyword_config,
     keyword_sentences,

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from embedder.cli import main
-
-from .conftest import write_tsv
+from tests.helpers.keyword_task import write_tsv
 
 pytestmark = pytest.mark.slow
 

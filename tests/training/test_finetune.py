@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 
 from embedder import contract
+from tests.helpers.keyword_task import keyword_sentences, write_tsv
 from training.checkpoints import read_state
 from training.config import FinetuneConfig
 from training.evaluate import evaluate_pairs
 from training.finetune import finetune
-
-from .conftest import keyword_sentences, write_tsv
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from serving.search import (
     open_index,
     semantic_search,
 )
-from tests.serving.search.conftest import MODEL, clustered_vectors, write_corpus_output
+from tests.helpers.corpus_outputs import MODEL, clustered_vectors, write_corpus_output
 
 ROWS = 600
 TOP_K = 10
