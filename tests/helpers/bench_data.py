@@ -1,0 +1,36 @@
+"""A stand-in for the shared data directory the bench scripts read (trec, sst2, stsb), generated from the keyword task.
+
+The real files live outside the repository (``../shared/data``), which CI does not have; the smoke tests point a
+script at this tree instead (its ``--data`` flag, or its ``DATA`` constant patched).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.helpers.keyword_task import keyword_sentences, write_tsv
+
+#: rows per split: enough for a logistic regression on every class, few enough to stay fast.
+ROWS = {"train": 48, "dev": 24, "test": 24}
+
+
+def write_bench_data(root: Path, rows: dict[str, int] | None = None) -> Path:
+    """trec/{train,test}.tsv, sst2/{train,dev,test}.tsv (label, text) and stsb/{train,dev}.tsv (sentence pairs)."""
+    rows = dict(ROWS, **(rows or {}))
+    for dataset, splits, seed in (("trec", ("train", "test"), 0), ("sst2", ("train", "dev", "test"), 10)):
+        (root / dataset).mkdir(parents=True, exist_ok=True)
+        for offset, split in enumerate(splits):
+            write_tsv(
+                root / dataset / f"{split}.tsv",
+                keyword_sentences(rows[split], seed=seed + offset, min_words=3, max_words=8),
+            )
+    (root / "stsb").mkdir(parents=True, exist_ok=True)
+    for offset, split in enumerate(("train", "dev")):
+        first = keyword_sentences(rows[split], seed=20 + offset, min_words=3, max_words=8)
+        second = keyword_sentences(rows[split], seed=30 + offset, min_words=3, max_words=8)
+        scores = np.random.default_rng(offset).uniform(0, 5, rows[split])
+        pairs = [(f"{s:.2f}", a[1], b[1]) for s, a, b in zip(scores, first, second)]
+        write_tsv(root / "stsb" / f"{split}.tsv", pairs, header=("score", "sentence1", "sentence2"))
+    return root
