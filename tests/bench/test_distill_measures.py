@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench import distill_measures as measures
-from tests.helpers.bench_data import ROWS, write_bench_data
+from tests.helpers.bench_data import ROWS, keyword_encoder, write_bench_data
 
 
 def test_sts_spearman_ranks_the_pairs_cosines_against_the_gold_scores():
@@ -24,15 +24,12 @@ def test_transfer_accuracy_picks_c_on_dev_and_scores_the_test_split(tmp_path, mo
     assert sorted(splits["trec"]["train"][0] + splits["trec"]["dev"][0]) == sorted(
         measures.labelled("trec", "train")[0]
     )
-    # Vectors that hold the label (one axis per keyword) plus noise: a linear classifier must score 100.
-    rng = np.random.default_rng(0)
-    keywords = {"apple": 0, "tiger": 1, "violin": 2}
-    texts = {t for split in splits["sst2"].values() for t in split[0]}
-    vectors = {
-        t: np.eye(3)[[keywords[w] for w in t.split() if w in keywords][0]] + 0.1 * rng.normal(size=3) for t in texts
-    }
+    # Vectors that hold the label (the keyword stand-in model): far above chance (33 %), which a pipeline that mixed
+    # up texts, labels or splits would land on.
+    texts = sorted({t for split in splits["sst2"].values() for t in split[0]})
+    vectors = dict(zip(texts, keyword_encoder(texts, 64)))
     result = measures.transfer_accuracy(vectors, splits["sst2"])
-    assert result["test"] == 100.0 and result["dev"] == 100.0 and result["C"] in measures.C_GRID
+    assert result["test"] > 80.0 and result["dev"] > 80.0 and result["C"] in measures.C_GRID
 
 
 def test_sentences_per_second_counts_every_batch():

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 
 from bench import distill_measures as measures
 from bench import pretrained_baselines as baselines
-from tests.helpers.bench_data import write_bench_data
-from tests.helpers.keyword_task import KEYWORDS
-
-
-def keyword_encoder(texts, batch_size):
-    """A stand-in model: one axis per keyword, plus noise seeded by the text (same text, same vector)."""
-    axes = {keyword: i for i, keyword in enumerate(KEYWORDS)}
-    rows = []
-    for text in texts:
-        noise = np.random.default_rng(zlib.crc32(text.encode())).normal(scale=0.1, size=len(axes))
-        rows.append(np.eye(len(axes))[next(axes[w] for w in text.split() if w in axes)] + noise)
-    return np.array(rows, np.float32)
+from tests.helpers.bench_data import keyword_encoder, write_bench_data
 
 
 def test_quality_scores_sts_and_both_transfer_tasks(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ def test_callers_embed_one_sentence_at_a_time_until_the_phase_ends(tiny_server, 
     latencies, failures, cpu = server_batching.run_callers(
         target, 0, 2, seconds=0.3, start_at=time.time(), texts=QUICK_SENTENCES, caller_kind=caller_kind
     )
-    assert failures == [] and len(latencies) >= 2 and all(0 < s < 5 for s in latencies) and cpu >= 0
+    assert failures == [] and len(latencies) >= 2 and all(0 < s < 60 for s in latencies) and cpu >= 0
 
 
 def test_model_only_ceiling_times_both_ways(tiny_version_dir):

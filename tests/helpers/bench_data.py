@@ -6,11 +6,12 @@ script at this tree instead (its ``--data`` flag, or its ``DATA`` constant patch
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from tests.helpers.keyword_task import keyword_sentences, write_tsv
+from tests.helpers.keyword_task import KEYWORDS, keyword_sentences, write_tsv
 
 #: rows per split: enough for a logistic regression on every class, few enough to stay fast.
 ROWS = {"train": 48, "dev": 24, "test": 24}
@@ -34,3 +35,13 @@ def write_bench_data(root: Path, rows: dict[str, int] | None = None) -> Path:
         pairs = [(f"{s:.2f}", a[1], b[1]) for s, a, b in zip(scores, first, second)]
         write_tsv(root / "stsb" / f"{split}.tsv", pairs, header=("score", "sentence1", "sentence2"))
     return root
+
+
+def keyword_encoder(texts, batch_size):
+    """A stand-in model: one axis per keyword, plus noise seeded by the text (same text, same vector)."""
+    axes = {keyword: i for i, keyword in enumerate(KEYWORDS)}
+    rows = []
+    for text in texts:
+        noise = np.random.default_rng(zlib.crc32(text.encode())).normal(scale=0.1, size=len(axes))
+        rows.append(np.eye(len(axes))[next(axes[w] for w in text.split() if w in axes)] + noise)
+    return np.array(rows, np.float32)
