@@ -10,6 +10,7 @@ Usage:
     python bench/finetune_new_words.py [--train-examples 2000] [--seeds 1]   # → docs/results/finetune-new-words.json
     python bench/finetune_new_words.py --first-seed 1 --seeds 2 --ways "keep the source vocabulary" \
         "grow, GloVe rows mapped (default)" --out docs/results/finetune-new-words-seeds-1-2.json
+    python bench/finetune_new_words.py --quick --out /tmp/new-words.json   # pipeline check: tiny, no GloVe
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ WAYS = {
     "grow, new rows at [UNK]": {"new_word_vectors": None},
 }
 SOURCE_ENCODER = {"embedding_dim": 50, "rnn_units": 64, "attention_units": 64, "attention_hops": 4, "dropout": 0.3}
+#: --quick: a check of the script, not a result: a tiny encoder, no GloVe, 32 examples, one epoch each.
+QUICK = {
+    "encoder": {"embedding_dim": 8, "rnn_units": 8, "attention_units": 8, "attention_hops": 2, "dropout": 0.0},
+    "head": {"hidden_layers": 0, "dropout": 0.0},
+    "train_examples": 32,
+    "ways": ["keep the source vocabulary", "grow, new rows at [UNK]"],
+}
 
 
 def subset(path: Path, rows: int, out: Path) -> Path:
@@ -47,15 +55,22 @@ def subset(path: Path, rows: int, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train-examples", type=int, default=2000, help="SST-2 training examples used")
+    parser.add_argument("--train-examples", type=int, help="SST-2 training examples used (default 2000)")
     parser.add_argument("--source-epochs", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run: first-seed, ..., first-seed + seeds - 1")
-    parser.add_argument("--ways", nargs="+", choices=tuple(WAYS), default=list(WAYS))
+    parser.add_argument("--ways", nargs="+", choices=tuple(WAYS), help="default: all (--quick: the two without GloVe)")
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, help=f"default: {OUT.relative_to(ROOT)} (--quick: required)")
+    parser.add_argument("--quick", action="store_true", help="tiny encoder, no GloVe, 32 examples: a pipeline check")
     args = parser.parse_args(argv)
+    if args.quick and args.out is None:
+        parser.error("--quick needs --out (its numbers are not results: they never replace the stored ones)")
+    args.out = args.out or OUT
+    args.ways = args.ways or (QUICK["ways"] if args.quick else list(WAYS))
+    args.train_examples = args.train_examples or (QUICK["train_examples"] if args.quick else 2000)
+    head = QUICK["head"] if args.quick else {"hidden_units": 128, "dropout": 0.5}
 
     from embedder.sentence_embedder import SentenceEmbedder
     from training.config import FinetuneConfig, TrainConfig
@@ -72,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         source_config = TrainConfig(
             architecture="structured",
             train_path=str(args.data / "trec" / "train.tsv"),
-            encoder=SOURCE_ENCODER,
-            head={"hidden_units": 128, "dropout": 0.5},
+            encoder=QUICK["encoder"] if args.quick else SOURCE_ENCODER,
+            head=head,
             max_length=40,
-            word_vectors="glove-50d",
+            word_vectors=None if args.quick else "glove-50d",
             epochs=args.source_epochs,
             learning_rate=2e-3,
             seed=0,
@@ -92,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                         "source": str(source.version_dir),
                         "train_path": str(train_path),
                         "dev_path": str(args.data / "sst2" / "dev.tsv"),
-                        "head": {"hidden_units": 128, "dropout": 0.5},
+                        "head": head,
                         "epochs": args.epochs,
                         "learning_rate": 2e-3,
                         "seed": seed,
@@ -122,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(row), flush=True)
     document = {
         "command": " ".join(sys.argv),
+        "quick": args.quick,
         "source": {"settings": source_config.to_dict(), "trec_dev_accuracy": source.dev_score},
         "sst2_train_examples": args.train_examples,
         "rows": rows,

@@ -8,6 +8,7 @@ BiLSTM max-pooling baseline measured in the same run.
 
 Usage (no TensorFlow needed; `pip install "jax[cuda12]" keras numpy`):
     python bench/jax_training_steps.py [--batch-size 64] [--length 40] [--steps 50] [--json out.json]
+    python bench/jax_training_steps.py --quick      # pipeline check: tiny encoders, 1 step of 4 sentences
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ ENCODERS = {
     "transformer": dict(embedding_dim=50, hidden_dim=128, num_layers=2, num_heads=4, intermediate_dim=256, dropout=0.1),
     "bilstm_max": dict(embedding_dim=50, rnn_units=128, dropout=0.3),
 }
+#: --quick: tiny encoders and shapes, one timed step: a check of the script, not a result.
+QUICK_ENCODERS = {
+    "classic": dict(embedding_dim=8, rnn_units=8, attention_units=8),
+    "structured": dict(embedding_dim=8, rnn_units=8, attention_units=8, attention_hops=2),
+    "transformer": dict(embedding_dim=8, hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=16),
+    "bilstm_max": dict(embedding_dim=8, rnn_units=8),
+}
+QUICK_SHAPES = {"batch_size": 4, "length": 8, "vocabulary": 50, "steps": 1, "warmup": 1}
 
 
 def time_architecture(architecture: str, args) -> dict:
@@ -38,7 +47,7 @@ def time_architecture(architecture: str, args) -> dict:
     from embedder.encoders import build_encoder, build_model
 
     keras.utils.set_random_seed(0)
-    kwargs = dict(ENCODERS[architecture])
+    kwargs = dict((QUICK_ENCODERS if args.quick else ENCODERS)[architecture])
     if architecture == "transformer":
         kwargs["max_length"] = args.length
     model = build_model(build_encoder(architecture, vocabulary_size=args.vocabulary, **kwargs), num_classes=6)
@@ -75,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--quick", action="store_true", help="tiny encoders, 1 step of 4 sentences: a pipeline check")
     args = parser.parse_args(argv)
+    if args.quick:
+        vars(args).update(QUICK_SHAPES)
 
     import jax
     import keras

@@ -20,13 +20,25 @@ import argparse
 import collections
 import concurrent.futures
 import multiprocessing
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
-from serving_common import PROJECT_ROOT, ServerProcess, export_default_model, free_port, pyplot, save_results, sentences
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.serving_common import (  # noqa: E402
+    PROJECT_ROOT,
+    ServerProcess,
+    export_default_model,
+    free_port,
+    pyplot,
+    save_results,
+    sentences,
+)
 
 MONITORING = PROJECT_ROOT / "serving" / "config" / "monitoring.config"
 

@@ -39,10 +39,43 @@ def export_default_model(model_base_path: Path) -> Path:
     return embedder.export(model_base_path)
 
 
+#: --quick: a few sentences instead of SST-2 (the benches' pipeline check, e.g. in the tests; not a result).
+QUICK_SENTENCES = [
+    "a good film",
+    "a bad film , and a long one",
+    "what a wonderful , moving story",
+    "the plot was dull and the acting worse",
+    "who wrote hamlet ?",
+    "how far is the moon from the earth ?",
+]
+
+
+def export_quick_model(model_base_path: Path) -> Path:
+    """--quick: a tiny structured model (a few thousand weights) over `QUICK_SENTENCES`; its version directory."""
+    from embedder.sentence_embedder import SentenceEmbedder
+    from embedder.text_preprocessor import build_vocabulary
+
+    embedder = SentenceEmbedder.create(
+        "structured",
+        build_vocabulary(QUICK_SENTENCES),
+        max_length=16,
+        labels=["negative", "positive"],
+        embedding_dim=8,
+        rnn_units=6,
+        attention_units=5,
+        attention_hops=2,
+    )
+    return embedder.export(model_base_path)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+#: The line `embedder serve` logs once it listens; its group is the ``host:port`` target.
+READY_LINE = re.compile(r"Running gRPC ModelServer at (127\.0\.0\.1:\d+)")
 
 
 class ServerProcess:
@@ -60,7 +93,7 @@ class ServerProcess:
         self.log: list[str] = []
         for line in self.process.stderr:
             self.log.append(line)
-            if match := re.search(r"Running gRPC ModelServer at (127\.0\.0\.1:\d+)", line):
+            if match := READY_LINE.search(line):
                 self.target = match[1]
                 break
         else:

@@ -14,20 +14,34 @@ hits them alike; throughput is rows over the summed call times. Goal: served/in-
 
     python bench/serving_overhead.py --seconds 40 --json docs/img/serving_overhead.json \\
         --plot docs/img/serving_overhead.png
+    python bench/serving_overhead.py --quick --json /tmp/overhead.json   # pipeline check: tiny model, seconds
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from serving_common import ServerProcess, export_default_model, pyplot, save_results, sentences
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.serving_common import (  # noqa: E402
+    QUICK_SENTENCES,
+    ServerProcess,
+    export_default_model,
+    export_quick_model,
+    pyplot,
+    save_results,
+    sentences,
+)
 
 BATCH_SIZES = (1, 64, 256)
+QUICK_BATCH_SIZES = (1, 4)
 WAYS = ("in_process", "client", "stub")
 
 
@@ -48,12 +62,14 @@ def alternating_calls(calls: dict, batches, seconds: float) -> dict[str, list[fl
     return times
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=30.0, help="seconds of alternating calls per batch size")
+    parser.add_argument("--seconds", type=float, help="seconds of alternating calls per batch size (default 30)")
+    parser.add_argument("--quick", action="store_true", help="tiny model, few sentences, 0.2 s: a pipeline check")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    seconds = args.seconds if args.seconds is not None else (0.2 if args.quick else 30.0)
 
     import grpc
     import tensorflow as tf
@@ -62,9 +78,9 @@ def main() -> None:
 
     from serving import EmbeddingClient
 
-    texts = sentences("dev")
+    texts = QUICK_SENTENCES if args.quick else sentences("dev")
     with tempfile.TemporaryDirectory() as workdir:
-        version_dir = export_default_model(Path(workdir) / "default")
+        version_dir = (export_quick_model if args.quick else export_default_model)(Path(workdir) / "default")
         signature = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
 
         def in_process(batch):
@@ -90,11 +106,11 @@ def main() -> None:
 
             calls = {"in_process": in_process, "client": client.embed, "stub": plain_stub}
             results = {}
-            for size in BATCH_SIZES:
+            for size in QUICK_BATCH_SIZES if args.quick else BATCH_SIZES:
                 batches = [texts[i : i + size] for i in range(0, len(texts) - size + 1, size)] or [texts[:size]]
                 for call in calls.values():
                     np.testing.assert_allclose(call(batches[0]), in_process(batches[0]), atol=1e-4)
-                times = alternating_calls(calls, batches, args.seconds)
+                times = alternating_calls(calls, batches, seconds)
                 result = {"calls": len(times["in_process"])}
                 for way in WAYS:
                     result[way] = size * len(times[way]) / sum(times[way])
@@ -112,6 +128,7 @@ def main() -> None:
                     flush=True,
                 )
     save_results(results, args.json, args.plot, plot)
+    return 0
 
 
 def plot(results: dict, path: Path) -> None:
@@ -138,4 +155,4 @@ def plot(results: dict, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,6 +7,7 @@ them, so the cost of the truncation is measured apart from the cost of the encod
 
 Usage:
     python bench/tfidf_truncation.py [--dataset 20ng] [--lengths 64 128 256 0]   # 0: whole texts
+    python bench/tfidf_truncation.py --data DIR --dataset trec --lengths 4 0     # another data tree (the tests')
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bench.compare import DATA, tfidf_floor  # noqa: E402
 SPLITS = ("train", "test")
 
 
-def split_texts(dataset: str, longest: int) -> dict:
+def split_texts(dataset: str, longest: int, data: Path = DATA) -> dict:
     """Per split of `dataset`: (labels, each text's first `longest` words), read and split once for every length."""
     import tensorflow as tf
 
@@ -33,15 +34,15 @@ def split_texts(dataset: str, longest: int) -> dict:
 
     result = {}
     for split in SPLITS:
-        examples = read_labelled(DATA / dataset / f"{split}.tsv")
+        examples = read_labelled(data / dataset / f"{split}.tsv")
         result[split] = (examples.labels, split_words(tf.constant(list(examples.texts)), max_length=longest).to_list())
     return result
 
 
-def truncated_files(dataset: str, words: dict, length: int, folder: Path) -> dict:
+def truncated_files(dataset: str, words: dict, length: int, folder: Path, data: Path = DATA) -> dict:
     """train/test TSVs of `dataset` with every text cut to its first `length` words (0: the original files)."""
     if not length:
-        return {split: DATA / dataset / f"{split}.tsv" for split in SPLITS}
+        return {split: data / dataset / f"{split}.tsv" for split in SPLITS}
     files = {}
     for split, (labels, rows) in words.items():
         path = folder / f"{split}-{length}.tsv"
@@ -55,11 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="20ng")
     parser.add_argument("--lengths", type=int, nargs="+", default=[64, 128, 256, 0])
+    parser.add_argument("--data", type=Path, default=DATA, help="the data tree (DATASET/{train,test}.tsv)")
     args = parser.parse_args(argv)
-    words = split_texts(args.dataset, max(args.lengths)) if any(args.lengths) else {}
+    words = split_texts(args.dataset, max(args.lengths), args.data) if any(args.lengths) else {}
     with tempfile.TemporaryDirectory(prefix="tfidf-truncation-") as folder:
         for length in args.lengths:
-            row = tfidf_floor(truncated_files(args.dataset, words, length, Path(folder)))
+            row = tfidf_floor(truncated_files(args.dataset, words, length, Path(folder), args.data))
             print(
                 json.dumps(
                     {

@@ -21,7 +21,8 @@ def test_candidates_are_complete_finetune_settings():
     from training.config import FinetuneConfig
 
     for settings in bench.CANDIDATES.values():
-        FinetuneConfig(source="models/x", train_path="train.tsv", **settings)  # every key is a real setting
+        config = FinetuneConfig(source="models/x", train_path="train.tsv", **settings)  # every key is a real setting
+        assert {key: getattr(config, key) for key in settings} == settings
 
 
 def test_pretrained_doc_shows_the_json_table():

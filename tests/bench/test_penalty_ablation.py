@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bench import penalty_ablation
-from tests.training.conftest import keyword_sentences, write_tsv
+from tests.helpers.keyword_task import keyword_sentences, write_tsv
 
 pytestmark = pytest.mark.slow
 

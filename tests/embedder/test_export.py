@@ -14,7 +14,8 @@ import tensorflow as tf
 from embedder import contract
 from embedder.export import export_saved_model
 from embedder.sentence_embedder import SentenceEmbedder
-from tests.conftest import PROJECT_ROOT, TINY_MAX_LENGTH, make_tiny_embedder, run_in_tensorflow_only_process
+from tests.helpers.models import TINY_MAX_LENGTH, make_tiny_embedder, run_in_tensorflow_only_process
+from tests.helpers.paths import PROJECT_ROOT
 
 BATCHES = [
     ["a good film", "", "   ", "what a wonderful , moving story 😀", "who wrote hamlet ? " * 20, "zzz unknown words"],

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedder import pretrained
-from tests.conftest import TINY_TEXTS
+from tests.helpers.models import TINY_TEXTS
 
 TEACHER_DIM = 12
 

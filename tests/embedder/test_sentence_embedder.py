@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from embedder.sentence_embedder import SentenceEmbedder
-from tests.conftest import TINY_TEXTS, make_tiny_embedder
+from tests.helpers.models import TINY_TEXTS, make_tiny_embedder
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT, make_tiny_embedder, run_in_tensorflow_only_process
+from tests.helpers.models import make_tiny_embedder, run_in_tensorflow_only_process
+from tests.helpers.paths import PROJECT_ROOT
 
 SERVING_PYTHON = os.environ.get("EMBEDDER_SERVING_TF_PYTHON") and os.path.abspath(
     os.environ["EMBEDDER_SERVING_TF_PYTHON"]

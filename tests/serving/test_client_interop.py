@@ -34,7 +34,8 @@ from tensorflow_serving.apis import (
 from embedder import contract
 from serving import EmbeddingClient, FailedPrecondition, ModelNotFound
 from serving.client import schema as pb
-from tests.conftest import PROJECT_ROOT, TINY_TEXTS
+from tests.helpers.models import TINY_TEXTS
+from tests.helpers.paths import PROJECT_ROOT
 from tests.serving.fake_prediction_service import BLOCK_TENSORFLOW, serve
 
 #: Our message → TF Serving's (class or descriptor), for the field-by-field comparison.

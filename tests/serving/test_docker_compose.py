@@ -26,7 +26,7 @@ from serving.server.config_files import (
     read_monitoring_config,
 )
 from serving.server.model_server import ModelServer
-from tests.conftest import PROJECT_ROOT
+from tests.helpers.paths import PROJECT_ROOT
 from tests.serving.server.helpers import Stubs, free_port, install_version, predict_request
 
 SERVICE = "tensorflow-serving"

@@ -16,7 +16,7 @@ import pytest
 from embedder.cli import CommandError, build_parser
 from embedder.cli.serve import options_from_args
 from serving.server.model_server import ServerOptions
-from tests.conftest import PROJECT_ROOT
+from tests.helpers.paths import PROJECT_ROOT
 from tests.serving.server.helpers import Stubs, output, predict_request, rpc_error
 
 RUNNER = Path(__file__).with_name("serve_runner.py")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from serving import EmbeddingClient, RetryPolicy
-from tests.conftest import PROJECT_ROOT
+from tests.helpers.paths import PROJECT_ROOT
 from tests.serving.server.helpers import free_port
 
 CALLERS = 4

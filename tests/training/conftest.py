@@ -2,40 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-#: The label of a sentence is decided by the one keyword it contains; the other words are random fillers.
-KEYWORDS = {"apple": "fruit", "tiger": "animal", "violin": "music"}
-FILLERS = [f"w{i}" for i in range(40)]
-
-#: Small encoders that learn the keyword task in a few epochs.
-KEYWORD_ENCODERS = {
-    "classic": dict(embedding_dim=16, rnn_units=16, attention_units=16, dropout=0.0),
-    "structured": dict(embedding_dim=16, rnn_units=16, attention_units=16, attention_hops=2, dropout=0.0),
-    "transformer": dict(hidden_dim=16, num_heads=2, num_layers=1, intermediate_dim=32, dropout=0.0),
-}
-
-
-def keyword_sentences(count: int, seed: int, min_words: int = 10, max_words: int = 20):
-    """(label, text, keyword position) triples."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(count):
-        keyword = str(rng.choice(list(KEYWORDS)))
-        words = [str(w) for w in rng.choice(FILLERS, size=rng.integers(min_words, max_words))]
-        position = int(rng.integers(0, len(words) + 1))
-        words.insert(position, keyword)
-        rows.append((KEYWORDS[keyword], " ".join(words), position))
-    return rows
-
-
-def write_tsv(path, rows, header=("label", "text")):
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\t".join(header) + "\n")
-        for row in rows:
-            handle.write("\t".join(str(v) for v in row[: len(header)]) + "\n")
-    return str(path)
+from tests.helpers.keyword_task import KEYWORD_ENCODERS, keyword_config, keyword_sentences, write_tsv
 
 
 @pytest.fixture(scope="session")
@@ -58,25 +27,6 @@ def small_keyword_files(tmp_path_factory):
         "dev": write_tsv(folder / "dev.tsv", keyword_sentences(32, seed=11)),
         "test": keyword_sentences(32, seed=12),
     }
-
-
-def keyword_config(files, architecture, **overrides):
-    """Settings that learn the keyword task in a few seconds."""
-    from training.config import TrainConfig
-
-    values = dict(
-        architecture=architecture,
-        train_path=files["train"],
-        dev_path=files["dev"],
-        encoder=KEYWORD_ENCODERS[architecture],
-        head={"hidden_layers": 0, "dropout": 0.0},
-        max_length=24,
-        batch_size=16,
-        epochs=6,
-        learning_rate=3e-3,
-        patience=0,
-    )
-    return TrainConfig(**(values | overrides))
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,10 @@ import time
 import numpy as np
 import pytest
 
+from tests.helpers.keyword_task import KEYWORD_ENCODERS
 from training.checkpoints import read_state
 from training.config import TrainConfig
 from training.train import train
-
-from .conftest import KEYWORD_ENCODERS
 
 
 def _last_checkpoint(work_dir):

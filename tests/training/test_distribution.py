@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.helpers.keyword_task import keyword_config
 from training.distribution import resolve_distribution, select_strategy
-
-from .conftest import keyword_config
 
 RUNNER = str(Path(__file__).with_name("distributed_runner.py"))
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])

@@ -3,9 +3,15 @@ import re
 import numpy as np
 import pytest
 
+from embedder import contract
 from training.explain import Explanation, explain_with_embedder, plot_heatmap, render_html, write_report
 
 SENTENCES = ["Who wrote Hamlet?", "A good film, a bad film & <the> end."]
+#: The words the model sees in each of SENTENCES: lower-cased, punctuation split off.
+SENTENCE_TOKENS = [
+    ("who", "wrote", "hamlet", "?"),
+    ("a", "good", "film", ",", "a", "bad", "film", "&", "<", "the", ">", "end"),
+]
 
 
 def _html_words(page, section):
@@ -20,18 +26,24 @@ def _html_words(page, section):
 def test_html_holds_every_token_in_order_with_its_weight(exported_models, architecture):
     import html
 
+    import tensorflow as tf
+
     embedder, _ = exported_models[architecture]
     explanations = explain_with_embedder(embedder, SENTENCES)
     page = render_html(explanations)
-    for number, explanation in enumerate(explanations, start=1):
-        tokens, weights = embedder.attention(SENTENCES[number - 1])
-        assert list(explanation.tokens) == tokens[0]
+    # The reference: the Keras model called eagerly on the preprocessor's ids (not the serving function explain uses).
+    reference = np.asarray(embedder.model(embedder.preprocessor(tf.constant(SENTENCES)))[contract.OUTPUT_ATTENTION])
+    for number, (explanation, tokens) in enumerate(zip(explanations, SENTENCE_TOKENS, strict=True), start=1):
+        assert explanation.tokens == tokens
+        weights = reference[number - 1][:, : len(tokens)]
+        np.testing.assert_allclose(explanation.weights, weights, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(explanation.weights.sum(axis=1), 1.0, atol=1e-5)  # padding gets no weight
         rows = _html_words(page, number)
         assert [kind for kind, _, _ in rows] == ["overall"] + ["row"] * embedder.attention_rows
-        expected = [explanation.overall, *weights[0]]
+        expected = [weights.sum(axis=0) / weights.sum(), *weights]
         for (_, _, words), row_weights in zip(rows, expected):
-            assert [html.unescape(w) for _, w in words] == tokens[0]
-            np.testing.assert_allclose([float(v) for v, _ in words], row_weights, atol=1e-6)
+            assert [html.unescape(w) for _, w in words] == list(tokens)
+            np.testing.assert_allclose([float(v) for v, _ in words], row_weights, atol=1e-5)
     assert "&lt;" in page and "<the>" not in page  # words are escaped
 
 

@@ -2,12 +2,11 @@ import numpy as np
 import pytest
 
 from embedder import contract
+from tests.helpers.keyword_task import keyword_sentences, write_tsv
 from training.checkpoints import read_state
 from training.config import FinetuneConfig
 from training.evaluate import evaluate_pairs
 from training.finetune import finetune
-
-from .conftest import keyword_sentences, write_tsv
 
 pytestmark = pytest.mark.slow
 
@@ -103,15 +102,18 @@ def test_sentence_pairs_make_a_model_without_head(keyword_models, tmp_path):
 
 def test_penalty_override_for_a_structured_source(keyword_models, tmp_path, caplog):
     from embedder.sentence_embedder import SentenceEmbedder
+    from training.finetune import _set_penalty
 
     train_path = write_tsv(tmp_path / "train.tsv", keyword_pairs(60, 10), ("score", "sentence1", "sentence2"))
     source = keyword_models["structured"].embedder.export(tmp_path / "structured", warmup=False)
-    assert SentenceEmbedder.load(source).encoder.penalty_coefficient == 1.0
+    encoder = SentenceEmbedder.load(source).encoder
+    assert encoder.penalty_coefficient == 1.0
     values = dict(source=str(source), train_path=train_path, pairs=True, epochs=1, batch_size=16, patience=0)
 
+    # Pairs with the penalty on: the user is told (what finetune does with the source's encoder, without a run).
     with caplog.at_level("WARNING", logger="training.finetune"):
-        finetune(FinetuneConfig(**values), None, work_dir=tmp_path / "kept", verbose=0)
-    assert "redundancy penalty (coefficient 1)" in caplog.text  # pairs with the penalty on: the user is told
+        _set_penalty(encoder, FinetuneConfig(**values))
+    assert "redundancy penalty (coefficient 1)" in caplog.text and encoder.penalty_coefficient == 1.0
 
     caplog.clear()
     result = finetune(FinetuneConfig(**values, penalty_coefficient=0.0), tmp_path / "off", verbose=0)
@@ -137,7 +139,7 @@ def test_finetune_from_a_shipped_model_by_name(animal_files, tmp_path, monkeypat
 
     monkeypatch.setenv("EMBEDDER_CACHE_DIR", str(tmp_path / "cache"))
     config = finetune_config("default", animal_files, epochs=1, freeze_epochs=1)
-    result = finetune(config, tmp_path / "mine", work_dir=tmp_path / "run", verbose=0)
+    result = finetune(config, None, work_dir=tmp_path / "run", verbose=0)  # no export: nothing here reads one
     cached = pretrained.resolve_model_path("default")
     assert cached.parent == tmp_path / "cache" / "pretrained" and (cached / "1" / "saved_model.pb").is_file()
     assert result.extra["source"] == str(cached / "1")

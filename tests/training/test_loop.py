@@ -7,14 +7,13 @@ import pytest
 
 from embedder import contract
 from embedder.precision import dtype_policy, with_dtype_policy
-from tests.conftest import run_in_tensorflow_only_process
+from tests.helpers.keyword_task import keyword_config
+from tests.helpers.models import run_in_tensorflow_only_process
 from training.train import train
-
-from .conftest import keyword_config
 
 
 def test_dtype_policy_copy_keeps_weights(tiny_vocabulary):
-    from tests.conftest import make_tiny_embedder
+    from tests.helpers.models import make_tiny_embedder
 
     with dtype_policy("mixed_bfloat16"):
         embedder = make_tiny_embedder("structured", tiny_vocabulary)

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 
 from embedder import contract
+from tests.helpers.keyword_task import KEYWORD_ENCODERS, keyword_config, write_tsv
 from training.data import DataError
 from training.loop import RunStateError
 from training.train import train
-
-from .conftest import KEYWORD_ENCODERS, keyword_config, write_tsv
 
 pytestmark = pytest.mark.slow
 

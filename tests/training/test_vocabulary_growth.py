@@ -8,7 +8,7 @@ import tensorflow as tf
 from embedder.encoders import build_model
 from embedder.sentence_embedder import SentenceEmbedder
 from embedder.text_preprocessor import UNK_ID
-from tests.conftest import TINY_TEXTS, make_tiny_embedder, run_in_tensorflow_only_process
+from tests.helpers.models import TINY_TEXTS, make_tiny_embedder, run_in_tensorflow_only_process
 from training.vocabulary_growth import frequent_unknown_words, grow_vocabulary, unknown_rate
 from training.word_vectors import WordVectors
 

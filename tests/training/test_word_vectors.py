@@ -61,7 +61,7 @@ def test_installed_glove_package():
 
 
 def test_dimension_mismatch_names_embedding_dim(tiny_vocabulary):
-    from tests.conftest import make_tiny_embedder
+    from tests.helpers.models import make_tiny_embedder
 
     embedder = make_tiny_embedder("classic", tiny_vocabulary)
     with pytest.raises(ValueError, match=r"3-dimensional but the encoder's `embedding_dim` is 8"):

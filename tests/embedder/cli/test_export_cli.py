@@ -8,7 +8,7 @@ import pytest
 
 from embedder import contract
 from embedder.cli import build_parser, main
-from tests.conftest import make_tiny_embedder
+from tests.helpers.models import make_tiny_embedder
 
 
 def _metadata(version_dir):

@@ -15,8 +15,8 @@ def main() -> None:
     import numpy as np
 
     from embedder.encoders import build_encoder, build_model
-    from tests.conftest import TINY_ENCODERS
     from tests.embedder.encoders.test_backends import TOKENS
+    from tests.helpers.models import TINY_ENCODERS
 
     assert keras.backend.backend() == "jax"
     weights = np.load(sys.argv[1])

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from embedder.encoders import build_encoder, build_model
-from tests.conftest import PROJECT_ROOT, TINY_ENCODERS
+from tests.helpers.models import TINY_ENCODERS
+from tests.helpers.paths import PROJECT_ROOT
 
 TOKENS = np.array([[5, 9, 12, 7, 0, 0], [3, 0, 0, 0, 0, 0], [11, 4, 8, 20, 30, 6]], "int32")
 

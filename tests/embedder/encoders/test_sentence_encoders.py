@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from embedder.encoders import ENCODERS, build_encoder, build_model, get_encoder
-from tests.conftest import TINY_ENCODERS
+from tests.helpers.models import TINY_ENCODERS
 
 VARIANTS = {
     "classic": TINY_ENCODERS["classic"],

@@ -13,7 +13,7 @@ from serving.corpus.backend_spec import SAVED_MODEL, BackendSpec  # noqa: E402
 from serving.corpus.beam_pipeline import run_beam_job  # noqa: E402
 from serving.corpus.job import CorpusJobConfig, embed_corpus  # noqa: E402
 from serving.corpus.output_reader import read_corpus_output  # noqa: E402
-from tests.serving.corpus.conftest import write_corpus  # noqa: E402
+from tests.helpers.corpus import write_corpus  # noqa: E402
 
 
 @pytest.mark.slow

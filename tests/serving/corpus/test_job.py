@@ -16,8 +16,8 @@ from serving.corpus.fault_injection import ENV_VAR
 from serving.corpus.job import CorpusJobConfig, OutputExists, embed_corpus
 from serving.corpus.manifest import COMPLETE, RUNNING, ResumeRefused, load_manifest
 from serving.corpus.output_reader import read_corpus_output
-from tests.conftest import PROJECT_ROOT
-from tests.serving.corpus.conftest import sentence, write_corpus
+from tests.helpers.corpus import sentence, write_corpus
+from tests.helpers.paths import PROJECT_ROOT
 
 CHUNK = 300
 LINES = 1400  # five chunks, the last one short

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from serving.search import duplicate_clusters, find_duplicates
-from tests.serving.search.conftest import clustered_vectors
+from tests.helpers.corpus_outputs import clustered_vectors
 
 
 def all_pairs(vectors, threshold, ids):

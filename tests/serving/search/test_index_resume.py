@@ -14,8 +14,8 @@ import pytest
 from serving.search import AnnParams, BuildRefused, IndexBuildConfig, IndexExists, build_index, open_index
 from serving.search.fault_injection import ENV_VAR
 from serving.search.index_manifest import INDEX_MANIFEST_FILE, INDEX_PROGRESS_FILE, load_index_manifest
-from tests.conftest import PROJECT_ROOT
-from tests.serving.search.conftest import MODEL, clustered_vectors, write_corpus_output
+from tests.helpers.corpus_outputs import MODEL, clustered_vectors, write_corpus_output
+from tests.helpers.paths import PROJECT_ROOT
 
 ROWS = 700  # seven chunks of 100 rows
 STEPS = ["--chunk-rows", "100", "--checkpoint-rows", "200", "--hnsw-m", "16", "--ef-construction", "40"]

@@ -10,7 +10,7 @@ import pytest
 from embedder.cli import main
 from serving.corpus.output_reader import read_corpus_output
 from serving.search import semantic_search
-from tests.serving.corpus.conftest import sentence
+from tests.helpers.corpus import sentence
 
 QUERIES = ["how far is the moon", "a good film"]
 

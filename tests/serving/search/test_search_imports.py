@@ -59,7 +59,7 @@ def test_building_and_searching_load_no_tensorflow():
 import json, sys, tempfile
 import numpy as np
 from serving.search import IndexBuildConfig, build_index, open_index
-from tests.serving.search.conftest import clustered_vectors, write_corpus_output
+from tests.helpers.corpus_outputs import clustered_vectors, write_corpus_output
 from pathlib import Path
 tmp = Path(tempfile.mkdtemp())
 write_corpus_output(tmp / "v", clustered_vectors(50))

@@ -22,7 +22,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from embedder import contract
 from serving.server.model_server import ModelServer, ServerOptions
-from tests.conftest import make_tiny_embedder
+from tests.helpers.models import make_tiny_embedder
 from tests.serving.server.helpers import Stubs, install_version, output, predict_request, rpc_error, wait_for
 
 POLL_SECONDS = 0.2

@@ -19,7 +19,7 @@ from serving import EmbeddingClient
 from serving.server.config_files import BatchingSettings
 from serving.server.model_server import ModelServer, ServerOptions
 from serving.server.token_count import TokenizerSettings, count_tokens
-from tests.conftest import TINY_MAX_LENGTH
+from tests.helpers.models import TINY_MAX_LENGTH
 from tests.serving.server.helpers import free_port
 
 SENTENCES = ["a good film", "Who wrote Hamlet?", "the plot was dull and the acting worse , really", ""]

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.helpers.paths import PROJECT_ROOT
 from tests.training.distill.stand_in_teacher import StandInTeacher, corpus_sentences
 from training.distill.teacher_cache import TeacherCache, load_teacher_embeddings
 

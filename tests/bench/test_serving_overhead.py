@@ -1,0 +1,21 @@
+"""bench/serving_overhead.py: the alternating timer and the plot (`--quick` runs the whole script in a minute)."""
+
+from __future__ import annotations
+
+from bench import serving_overhead
+
+
+def test_alternating_calls_rotate_who_goes_first_and_time_every_call():
+    order = []
+    calls = {name: (lambda batch, name=name: order.append((name, batch))) for name in ("a", "b", "c")}
+    times = serving_overhead.alternating_calls(calls, [["x"], ["y"]], seconds=0.0)  # each goes first once
+    assert [name for name, _ in order] == list("abcbcacab")
+    assert [batch for _, batch in order] == [["x"]] * 3 + [["y"]] * 3 + [["x"]] * 3  # a turn shares one batch
+    assert {name: len(t) for name, t in times.items()} == {"a": 3, "b": 3, "c": 3}
+    assert all(t >= 0.0 for ts in times.values() for t in ts)
+
+
+def test_plot_draws_the_three_ways_per_batch_size(tmp_path):
+    row = {"in_process": 100.0, "client": 96.0, "stub": 98.0, "client_ratio": 0.96, "stub_ratio": 0.98}
+    serving_overhead.plot({1: row, 64: row}, tmp_path / "overhead.png")
+    assert (tmp_path / "overhead.png").stat().st_size > 1000
