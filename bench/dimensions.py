@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench import distill_measures as measures  # noqa: E402
+from bench import doc_markers  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "dimensions.json"
 DOC = ROOT / "docs" / "SERVING.md"
@@ -111,10 +112,7 @@ def table(results: dict) -> str:
 
 
 def replace_section(text: str, body: str) -> str:
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"the markers {BEGIN!r} … {END!r} are missing")
-    head, rest = text.split(BEGIN, 1)
-    return f"{head}{BEGIN}\n{body}\n{END}{rest.split(END, 1)[1]}"
+    return doc_markers.replace_between(text, BEGIN, END, body)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import compare  # noqa: E402
+from bench import compare, doc_markers  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "finetune-from-default.json"
 DOC = ROOT / "docs" / "PRETRAINED.md"
@@ -129,11 +129,7 @@ def table(document: dict) -> str:
 
 
 def write_doc(document: dict, doc: Path = DOC) -> None:
-    text = doc.read_text("utf-8")
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{doc} lacks the markers {BEGIN!r} … {END!r}")
-    head, rest = text.split(BEGIN, 1)
-    doc.write_text(f"{head}{BEGIN}\n{table(document)}\n{END}{rest.split(END, 1)[1]}", "utf-8")
+    doc_markers.update_doc(doc, BEGIN, END, table(document))
 
 
 def save(document: dict, out: Path) -> None:

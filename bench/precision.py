@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from bench import doc_markers  # noqa: E402
 from bench.serving_common import DATA, sentences  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "precision.json"
@@ -270,13 +271,6 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
-def update_doc(path: Path, text: str) -> None:
-    doc = path.read_text()
-    head, rest = doc.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stages", nargs="+", choices=("speed", "xla"), default=["speed"])
@@ -316,7 +310,7 @@ def main(argv=None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2) + "\n")
     if args.doc:
-        update_doc(Path(args.doc), render(results))
+        doc_markers.update_doc(args.doc, BEGIN, END, render(results))
     print(render(results))
     return 0
 
