@@ -10,7 +10,14 @@ import sys
 
 import tensorflow  # noqa: F401 - imported before the blocker on purpose
 
-ALLOWED_EMBEDDER = {"embedder", "embedder.contract", "embedder.versions", "embedder.cli", "embedder.cli.serve"}
+ALLOWED_EMBEDDER = {
+    "embedder",
+    "embedder.contract",
+    "embedder.validation",
+    "embedder.versions",
+    "embedder.cli",
+    "embedder.cli.serve",
+}
 
 
 class _BlockImports:

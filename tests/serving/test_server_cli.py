@@ -164,6 +164,7 @@ def test_serve_over_tls_with_only_tensorflow_then_shut_down_on_sigterm(exported_
     assert {m for m in modules if m.startswith("embedder")} <= {
         "embedder",
         "embedder.contract",
+        "embedder.validation",
         "embedder.versions",
         "embedder.cli",
         "embedder.cli.serve",

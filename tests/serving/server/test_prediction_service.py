@@ -112,6 +112,7 @@ def test_every_signature_equals_the_in_process_model(stubs, exported_models, arc
     documents = [json.loads(m) for m in output(response, contract.OUTPUT_METADATA)]
     assert len(documents) == len(SENTENCES) and all(d == documents[0] for d in documents)
     documents[0].pop(contract.META_CREATED)
+    assert documents[0].pop(contract.META_PRECISION) == "float32"  # set by the export, not the model
     assert documents[0] == json.loads(json.dumps(embedder.metadata()))
 
 
