@@ -21,7 +21,6 @@ pooling over static vectors) and an untrained default-size structured encoder
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -260,9 +259,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=872)
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "flops-bench")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--doc", default=str(DOC), help="Markdown file whose table to rewrite ('': none)")
+    doc_markers.add_output_arguments(parser, ROOT / "runs" / "flops-bench", RESULTS, DOC)
     parser.add_argument("--quick", action="store_true", help="the structured model only, 64 sentences, 1 round")
     args = parser.parse_args(argv)
     if args.quick:
@@ -292,11 +289,7 @@ def main(argv=None) -> int:
     # Medians of every sample taken (float32: before each measurement); bfloat16 at the start and the end.
     results["peak_gflops"] = peak.summary()
     results["peak_samples"] = {dtype: len(values) for dtype, values in peak.samples.items()}
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    if args.doc:
-        doc_markers.update_doc(args.doc, BEGIN, END, render(results))
-    print(render(results))
+    doc_markers.publish(results, args, BEGIN, END, render)
     return 0
 
 

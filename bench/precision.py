@@ -277,9 +277,7 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=872, help="SST-2 dev sentences timed per round")
     parser.add_argument("--epochs", type=int, default=5, help="TREC classifiers' training epochs")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "precision-bench")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--doc", default=str(DOC), help="Markdown file whose table to rewrite ('': none)")
+    doc_markers.add_output_arguments(parser, ROOT / "runs" / "precision-bench", RESULTS, DOC)
     parser.add_argument("--quick", action="store_true", help="tiny untrained models, one round, no quality")
     args = parser.parse_args(argv)
     if args.quick:
@@ -307,11 +305,7 @@ def main(argv=None) -> int:
         results["xla"] = xla_stage(args, texts[:512])
     elif "xla" in previous and not args.quick:
         results["xla"] = previous["xla"]
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    if args.doc:
-        doc_markers.update_doc(args.doc, BEGIN, END, render(results))
-    print(render(results))
+    doc_markers.publish(results, args, BEGIN, END, render)
     return 0
 
 

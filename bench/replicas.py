@@ -20,7 +20,6 @@ the throughput ratio says what balancing costs or gains here, not what a second 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -207,9 +206,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, default=1, help="sentences per call")
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "replicas-bench")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--doc", default=str(DOC), help="Markdown file whose table to rewrite ('': none)")
+    doc_markers.add_output_arguments(parser, ROOT / "runs" / "replicas-bench", RESULTS, DOC)
     parser.add_argument("--quick", action="store_true", help="tiny untrained model, 1 s phases, 1 round")
     args = parser.parse_args(argv)
     if args.quick:
@@ -220,11 +217,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     results = run(args)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
-    if args.doc:
-        doc_markers.update_doc(args.doc, BEGIN, END, render(results))
-    print(render(results))
+    doc_markers.publish(results, args, BEGIN, END, render)
     return 0
 
 
