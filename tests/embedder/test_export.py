@@ -232,36 +232,35 @@ def _bfloat16_nodes(function) -> list[str]:
     return [n.op for n in nodes if n.attr["T"].type == tf.bfloat16.as_datatype_enum]
 
 
-@pytest.mark.parametrize("architecture", ["classic", "structured", "transformer"])
-def test_a_bfloat16_export_has_the_same_signatures_in_float32_and_computes_in_bfloat16(
-    architecture, tiny_vocabulary, tmp_path
-):
-    embedder = make_tiny_embedder(architecture, tiny_vocabulary)
-    full = embedder.export(tmp_path / "f32")
-    fast = embedder.export(tmp_path / "bf16", precision="bfloat16")
-    served = run_in_tensorflow_only_process([full, fast], BATCHES, tmp_path)
-    for key, value in served.items():
-        if not key.startswith("0/"):
-            continue
-        other = served["1/" + key[2:]]
-        assert other.dtype == value.dtype and other.shape == value.shape, key
-        if value.dtype == np.float32:  # bfloat16 keeps about 3 significant digits
-            np.testing.assert_allclose(other, value, atol=0.03, rtol=0.03, err_msg=key)
-        elif not key.endswith(contract.OUTPUT_METADATA):
-            np.testing.assert_array_equal(other, value, err_msg=key)
-    attention = served[f"1/{contract.SIGNATURE_ATTENTION}/0/{contract.OUTPUT_ATTENTION}"]
-    # Our attention softmaxes run in float32; Keras's MultiHeadAttention (transformer) runs its own in bfloat16.
-    np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5 if architecture != "transformer" else 1e-2)
-    stored = json.loads((fast / contract.ASSETS_EXTRA_DIR / contract.METADATA_FILE).read_text())
-    assert stored[contract.META_PRECISION] == "bfloat16"
-    for version_dir, expect_bfloat16 in ((full, False), (fast, True)):
-        loaded = tf.saved_model.load(str(version_dir))
-        function = loaded.signatures[contract.SIGNATURE_EMBED]
-        ops = _graph_ops(function)[0]
-        assert ops <= ALLOWED_OPS, f"bfloat16 export uses ops outside the allowlist: {ops - ALLOWED_OPS}"
-        matmuls = [op for op in _bfloat16_nodes(function) if "MatMul" in op or op == "Einsum"]
-        assert bool(matmuls) == expect_bfloat16, (version_dir, matmuls)
-    reloaded = SentenceEmbedder.load(fast)  # the stored Keras model stays float32, for fine-tuning
+def test_a_bfloat16_export_has_the_same_signatures_in_float32_and_computes_in_bfloat16(exported_models, tmp_path):
+    names = list(exported_models)  # classic, structured, transformer, exported in float32 by the fixture
+    fast = {
+        name: embedder.export(tmp_path / name, precision="bfloat16") for name, (embedder, _) in exported_models.items()
+    }
+    versions = [exported_models[name][1] for name in names] + [fast[name] for name in names]
+    served = run_in_tensorflow_only_process(versions, BATCHES, tmp_path)
+    for index, name in enumerate(names):
+        full_key, fast_key = f"{index}/", f"{index + len(names)}/"
+        for key in [k for k in served.files if k.startswith(full_key)]:
+            value, other = served[key], served[fast_key + key[len(full_key) :]]
+            assert other.dtype == value.dtype and other.shape == value.shape, key
+            if value.dtype == np.float32:  # bfloat16 keeps about 3 significant digits
+                np.testing.assert_allclose(other, value, atol=0.03, rtol=0.03, err_msg=f"{name} {key}")
+            elif not key.endswith(contract.OUTPUT_METADATA):
+                np.testing.assert_array_equal(other, value, err_msg=f"{name} {key}")
+        attention = served[f"{fast_key}{contract.SIGNATURE_ATTENTION}/0/{contract.OUTPUT_ATTENTION}"]
+        # Our attention softmaxes run in float32; Keras's MultiHeadAttention (transformer) runs its own in bfloat16.
+        np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5 if name != "transformer" else 1e-2)
+        stored = json.loads((fast[name] / contract.ASSETS_EXTRA_DIR / contract.METADATA_FILE).read_text())
+        assert stored[contract.META_PRECISION] == "bfloat16"
+        for version_dir, expect_bfloat16 in ((exported_models[name][1], False), (fast[name], True)):
+            function = tf.saved_model.load(str(version_dir)).signatures[contract.SIGNATURE_EMBED]
+            ops = _graph_ops(function)[0]
+            assert ops <= ALLOWED_OPS, f"{name} uses ops outside the allowlist: {ops - ALLOWED_OPS}"
+            matmuls = [op for op in _bfloat16_nodes(function) if "MatMul" in op or op == "Einsum"]
+            assert bool(matmuls) == expect_bfloat16, (version_dir, matmuls)
+    embedder = exported_models["transformer"][0]
+    reloaded = SentenceEmbedder.load(fast["transformer"])  # the stored Keras model stays float32, for fine-tuning
     assert {w.dtype for w in reloaded.model.weights} == {"float32"}
     assert reloaded.model.dtype_policy.name == "float32"
     np.testing.assert_array_equal(reloaded.encode(BATCHES[1]), embedder.encode(BATCHES[1]))
