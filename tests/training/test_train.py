@@ -119,3 +119,13 @@ def test_pretrained_word_vectors_and_a_dev_holdout(small_keyword_files, tmp_path
     for word, vector in vectors.items():
         np.testing.assert_allclose(table[vocabulary.index(word)], vector)  # frozen: still the pretrained vector
     assert result.extra["word_vector_coverage"] == pytest.approx(3 / (len(vocabulary) - 3), abs=1e-4)
+
+
+def test_a_run_without_pretrained_vectors_says_so(small_keyword_files, tmp_path, caplog):
+    import logging
+
+    config = keyword_config(small_keyword_files, "classic", epochs=1)
+    assert config.word_vectors is None
+    with caplog.at_level(logging.WARNING, logger="training"):
+        train(config, None, work_dir=tmp_path / "run", verbose=0)
+    assert "Training without pretrained word vectors" in caplog.text
