@@ -6,7 +6,7 @@ client of several replicas therefore needs one target naming all of them:
 
 - ``"host:port"``: one server (``pick_first``, as before);
 - ``"dns:///name:port"``: every address the name resolves to, re-resolved when connections fail (a Kubernetes
-  headless Service, for instance), balanced ``round_robin``;
+  headless Service, for instance), balanced ``round_robin``; so is a gRPC address list (``"ipv4:a:p,b:p"``);
 - ``["host1:port", "host2:port", ...]``: these replicas, each name resolved once here, balanced ``round_robin``.
   gRPC's ``ipv4:``/``ipv6:`` targets list addresses of one family only, so the replicas must share one (IPv4 is
   chosen when every replica has an IPv4 address).
@@ -97,7 +97,8 @@ def channel_target(target: str | Sequence[str]) -> ChannelTarget:
     if isinstance(target, str):
         if not target.strip():
             raise invalid("target", "a 'host:port' string or a list of them", target)
-        return ChannelTarget(target, target, target.startswith("dns:"))
+        # A DNS name may resolve to several replicas; an `ipv4:`/`ipv6:` target may list several.
+        return ChannelTarget(target, target, target.startswith("dns:") or "," in target)
     if not isinstance(target, Sequence) or not target or not all(isinstance(t, str) and t.strip() for t in target):
         raise invalid("target", "a 'host:port' string or a list of them", target)
     if len(target) == 1:

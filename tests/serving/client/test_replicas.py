@@ -30,6 +30,8 @@ def test_a_dns_target_is_balanced_over_what_it_resolves_to():
     target = channel_target("dns:///embedder.default.svc:8500")
     assert target.replicas and target.uri == "dns:///embedder.default.svc:8500"
     assert load_balancing_options(target, None) == {"grpc.lb_policy_name": "round_robin"}
+    assert channel_target("ipv4:10.0.0.1:8500,10.0.0.2:8500").replicas
+    assert not channel_target("ipv4:10.0.0.1:8500").replicas
 
 
 def test_a_list_of_replicas_becomes_one_address_list():
