@@ -18,6 +18,7 @@ Usage:
     python bench/penalty_ablation.py                 # trec, sst2, 20ng × 3 seeds → docs/results/penalty-ablation.*
     python bench/penalty_ablation.py --datasets trec --seeds 1 --configs "structured, authors'" classic
     python bench/penalty_ablation.py --quick         # pipeline check: 64 examples of trec, tiny encoders, 1 epoch
+    python bench/penalty_ablation.py --out runs/ablation/penalty-ablation.json --resume   # continue a stopped run
 
 `--quick` is a smoke test of the script (the test suite runs it on generated data with `--data`), not a result.
 """
@@ -100,9 +101,20 @@ def hop_diversity(embedder, texts: list[str]) -> dict:
 
 
 def run(
-    datasets: list[str], seeds: int, configs: list[str], quick: bool, data: Path, out: Path, glove: bool | None = None
+    datasets: list[str],
+    seeds: int,
+    configs: list[str],
+    quick: bool,
+    data: Path,
+    out: Path,
+    glove: bool | None = None,
+    resume: bool = False,
 ) -> dict:
-    """Trains every (dataset, config, seed); writes ``out`` (.json rows) and its .md summary after each run."""
+    """Trains every (dataset, config, seed); writes ``out`` (.json rows) and its .md summary after each run.
+
+    With `resume`, the rows already in ``out`` are kept and their (dataset, config, seed) runs skipped (the settings
+    that shape a run, quick and glove, must be the same; a run is the unit that a stopped job loses).
+    """
     from training.data import read_labelled
 
     glove = compare.glove_available() if glove is None else glove
@@ -118,6 +130,13 @@ def run(
         "command": " ".join(sys.argv),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
+    if resume and out.is_file():
+        previous = json.loads(out.read_text(encoding="utf-8"))
+        for key in ("quick", "glove"):
+            if previous.get(key) != document[key]:
+                raise SystemExit(f"--resume: {out} was run with {key}={previous.get(key)!r}, not {document[key]!r}")
+        document["rows"] = previous["rows"]
+    done = {(r["dataset"], r["config"], r["seed"]) for r in document["rows"]}
 
     def save():
         document["total_wall_s"] = time.perf_counter() - started
@@ -133,6 +152,8 @@ def run(
             for name in configs:
                 architecture, overrides = config_overrides(name, quick)
                 for seed in range(seeds):
+                    if (dataset, name, seed) in done:
+                        continue
                     row = compare.run_classifier(
                         dataset, name, architecture, overrides, preset, seed, files, glove, work, keep_embedder=True
                     )
@@ -222,13 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=compare.DATA, help="folder of <dataset>/{train,dev,test}.tsv")
     parser.add_argument("--out", type=Path, help="result .json (a .md summary beside it); default docs/results/")
     parser.add_argument("--no-glove", action="store_true", help="train without pretrained word vectors")
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in --out and do the rest")
     args = parser.parse_args(argv)
     if args.seeds is not None and args.seeds < 1:
         parser.error(f"--seeds must be a positive integer, received {args.seeds}")
     datasets = args.datasets or (["trec"] if args.quick else list(DATASETS))
     seeds = args.seeds or (1 if args.quick else 3)
     out = args.out or RESULTS / f"{OUTPUT_NAME}{'-quick' if args.quick else ''}.json"
-    document = run(datasets, seeds, args.configs, args.quick, args.data, out, glove=False if args.no_glove else None)
+    glove = False if args.no_glove else None
+    document = run(datasets, seeds, args.configs, args.quick, args.data, out, glove=glove, resume=args.resume)
     print(render(document))
     print("wrote", out, "and", out.with_suffix(".md"))
     return 0

@@ -39,6 +39,12 @@ def test_quick_ablation_trains_and_summarises(tmp_path):
     assert "QUICK settings" in report and "structured, authors'" in report
     assert "- structured with the authors' penalty ≥ classic attention: holds on" in report
 
+    # --resume keeps the finished runs and trains nothing again; it refuses a file run with other settings.
+    assert penalty_ablation.main([*arguments, "--resume"]) == 0
+    assert json.loads(out.read_text())["rows"] == document["rows"]
+    with pytest.raises(SystemExit, match="--resume: .* was run with quick=True"):
+        penalty_ablation.main(["--data", str(tmp_path / "data"), "--out", str(out), "--no-glove", *configs, "--resume"])
+
 
 def test_full_configurations_are_the_papers():
     for name in (penalty_ablation.PENALTY_0, penalty_ablation.AUTHORS, penalty_ablation.SQUARED):
