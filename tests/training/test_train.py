@@ -25,16 +25,16 @@ def keyword_scores(embedder, test_rows):
 
 
 # Attention over plain BiLSTM states need not sit on the word that decides the label: the recurrent states carry
-# the keyword to every later position (Jain & Wallace 2019, "Attention is not Explanation"); measured here, 14-32 %
+# the keyword to every later position (Jain & Wallace 2019, "Attention is not Explanation"); measured here, 4-38 %
 # of sentences. The attention encoders therefore add each word's projected embedding to its state
 # (`word_residual`, on by default), and then peak on the keyword. The max-pooling baseline has no attention: its
 # map (which token supplied each maximum) is only checked to learn the task.
 ATTENTION_PEAKS_ON_KEYWORD = ("classic", "structured", "transformer")
-# How often must the attention peak on the keyword (chance: about 1 in 15)? The classic encoder's single attention
-# vector learns it in some runs and only half-way in others: trained as below with seeds 0-3 it peaked in 71, 57,
-# 53 and 100 % of sentences (since its pooling lost the redundant global-query constant; before, 97, 100, 100 and
-# 53 %), always at 100 % accuracy. Without `word_residual` it was 14-32 %.
-PEAK_SHARE = {"classic": 0.5, "structured": 0.9, "transformer": 0.9}
+# How often must the attention peak on the keyword (chance: about 1 in 15)? It depends on the seed for every encoder:
+# `python bench/attention_keyword.py --seed N` (these settings) measured, for seeds 0 / 1 / 2, classic 71 / 65 / 63 %,
+# structured 100 / 68 / 93 %, transformer 100 / 100 / 73 %, always at 99-100 % accuracy; over the paper's plain
+# BiLSTM states (no `word_residual`) 4-38 %. 60 % separates the two on every seed measured.
+PEAK_SHARE = dict.fromkeys(ATTENTION_PEAKS_ON_KEYWORD, 0.6)
 
 
 @pytest.mark.parametrize("architecture", list(KEYWORD_ENCODERS))
