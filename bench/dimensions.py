@@ -21,7 +21,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import sys
@@ -42,21 +41,11 @@ DOC = ROOT / "docs" / "SERVING.md"
 BEGIN = "<!-- dimensions:begin (written by bench/dimensions.py; edits inside are overwritten) -->"
 END = "<!-- dimensions:end -->"
 WIDTHS = (16, 32, 64, 128, 192, 256, 384)
-UNLABELED = measures.DATA / "unlabeled"
 
 
 def rotation_sample(per_file: int, exclude: set[str]) -> list[str]:
     """The first `per_file` lines of each unlabeled file, without the excluded sentences, de-duplicated."""
-    texts: dict[str, None] = {}
-    for path in sorted(UNLABELED.glob("*.txt.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            for count, line in enumerate(handle):
-                if count >= per_file:
-                    break
-                text = line.strip()
-                if text and text not in exclude:
-                    texts[text] = None
-    return list(texts)
+    return measures.unlabeled_lines(per_file, exclude)
 
 
 def principal_axes(vectors: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ Every model is measured through one interface, ``encode(sentences, batch_size) -
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import statistics
@@ -28,6 +29,20 @@ Encode = Callable[[Sequence[str], int], np.ndarray]
 def read_tsv(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8") as handle:
         return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def unlabeled_lines(per_file: int, exclude: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The first `per_file` lines of each ../shared/data/unlabeled file, stripped, without empty and `exclude`d
+    ones, de-duplicated, in file order."""
+    seen: dict[str, None] = {}
+    for path in sorted((DATA / "unlabeled").glob("*.txt.gz")):
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle):
+                if number >= per_file:
+                    break
+                if (text := line.strip()) and text not in exclude:
+                    seen.setdefault(text, None)
+    return list(seen)
 
 
 def stsb_dev() -> tuple[list[str], list[str], np.ndarray]:

@@ -34,6 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from bench import distill_measures as measures  # noqa: E402
 from bench import doc_markers  # noqa: E402
 from bench.serving_common import DATA, sentences  # noqa: E402
 
@@ -43,14 +44,6 @@ BEGIN, END = "<!-- precision:begin -->", "<!-- precision:end -->"
 PRECISIONS = ("float32", "bfloat16")
 BATCHES = (32, 128, 256)
 TREC = DATA / "trec"
-STSB_DEV = DATA / "stsb" / "dev.tsv"
-
-
-def read_tsv(path: Path) -> list[dict]:
-    import csv
-
-    with open(path, encoding="utf-8") as handle:
-        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
 def source_models(args) -> dict:
@@ -103,12 +96,10 @@ def embed(signature, texts: list[str], batch: int) -> np.ndarray:
 
 
 def stsb_spearman(signature) -> float:
-    from training.evaluate import cosine_similarities, spearman
-
-    rows = read_tsv(STSB_DEV)
-    first = embed(signature, [r["sentence1"] for r in rows], 128)
-    second = embed(signature, [r["sentence2"] for r in rows], 128)
-    return 100 * spearman(cosine_similarities(first, second), [float(r["score"]) for r in rows])
+    first, second, scores = measures.stsb_dev()
+    sentences = list(dict.fromkeys(first + second))
+    vectors = dict(zip(sentences, embed(signature, sentences, 128)))
+    return measures.sts_spearman(vectors, first, second, scores)
 
 
 def trec_accuracy(loaded, labels: list[str]) -> float:
@@ -116,13 +107,13 @@ def trec_accuracy(loaded, labels: list[str]) -> float:
 
     from embedder import contract
 
-    rows = read_tsv(TREC / "test.tsv")
+    texts, gold = measures.labelled("trec", "test")
     classify = loaded.signatures[contract.SIGNATURE_CLASSIFY]
     predicted = []
-    for i in range(0, len(rows), 128):
-        texts = tf.constant([r["text"] for r in rows[i : i + 128]])
-        predicted += np.argmax(classify(text=texts)[contract.OUTPUT_PROBABILITIES].numpy(), axis=1).tolist()
-    return 100 * float(np.mean([labels[p] == r["label"] for p, r in zip(predicted, rows)]))
+    for i in range(0, len(texts), 128):
+        batch = tf.constant(texts[i : i + 128])
+        predicted += np.argmax(classify(text=batch)[contract.OUTPUT_PROBABILITIES].numpy(), axis=1).tolist()
+    return 100 * float(np.mean([labels[p] == label for p, label in zip(predicted, gold)]))
 
 
 def measure(name: str, embedder, task: str | None, texts: list[str], args) -> dict:

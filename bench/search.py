@@ -32,8 +32,6 @@ Stages (each stores its results in the JSON):
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
 import logging
 import os
@@ -51,7 +49,6 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-UNLABELED = DATA / "unlabeled"
 STSB_TRAIN = DATA / "stsb" / "train.tsv"
 RESULTS = ROOT / "docs" / "results" / "search.json"
 PLOT = ROOT / "docs" / "img" / "search.png"
@@ -81,15 +78,9 @@ def export_of(name: str, work: Path) -> Path:
 
 def unlabeled_sentences(lines_per_file: int) -> list[str]:
     """The first `lines_per_file` non-empty lines of each unlabeled file, de-duplicated, in file order."""
-    seen: dict[str, None] = {}
-    for path in sorted(UNLABELED.glob("*.txt.gz")):
-        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle):
-                if number >= lines_per_file:
-                    break
-                if text := line.strip():
-                    seen.setdefault(text, None)
-    return list(seen)
+    from bench.distill_measures import unlabeled_lines
+
+    return unlabeled_lines(lines_per_file)
 
 
 def embed_corpus(model_dir: Path, text_file: Path, out: Path) -> Path:
@@ -354,8 +345,9 @@ def stage_ann(results: dict, args) -> None:
 
 def stsb_retrieval_task() -> tuple[list[str], list[str], list[set[int]]]:
     """STS-B train: (queries: distinct sentence1 of pairs scored >= 4, corpus: distinct sentence2, relevant rows)."""
-    with open(STSB_TRAIN, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    from bench.distill_measures import read_tsv
+
+    rows = read_tsv(STSB_TRAIN)
     corpus = list(dict.fromkeys(row["sentence2"] for row in rows))
     position = {text: number for number, text in enumerate(corpus)}
     relevant: dict[str, set[int]] = {}
