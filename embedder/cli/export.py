@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from embedder import contract
+from embedder import contract, pretrained
+from embedder.cli import default_of
 
 
 def register(subparsers) -> None:
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--precision",
         choices=contract.EXPORT_PRECISIONS,
-        default=contract.EXPORT_PRECISIONS[0],
+        default=default_of(pretrained.export, "precision"),
         help="what the export computes in; bfloat16 keeps softmax and outputs in float32 (default %(default)s)",
     )
     parser.set_defaults(handler=run_export)
@@ -34,7 +35,6 @@ def run_export(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from embedder import pretrained
     from embedder.cli import CommandError
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.versions import resolve_version_dir

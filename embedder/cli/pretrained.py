@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     export.add_argument(
         "--precision",
         choices=contract.EXPORT_PRECISIONS,
-        default=contract.EXPORT_PRECISIONS[0],
+        default=default_of(pretrained.export, "precision"),
         help="what the export computes in (default %(default)s; see `embedder export`)",
     )
     export.set_defaults(handler=run_export)
