@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from bench import doc_markers  # noqa: E402
-from bench.serving_common import ServerProcess, export_default_model, sentences  # noqa: E402
+from bench.serving_common import ServerProcess, export_default_model, sentences, shipped_export  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "flops.json"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
@@ -210,20 +210,19 @@ def measure_model(name: str, embedder, version_dir: Path, texts: list[str], peak
 
 def models(args) -> dict:
     """{name: (SentenceEmbedder, version_dir)}."""
-    from embedder import pretrained
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.versions import numeric_versions
 
     out = {}
     names = ("structured",) if args.quick else ("default", "default-fast", "structured")
     for name in names:
-        base = args.work / "models" / name
-        if not numeric_versions(base):
-            if name == "structured":
+        if name == "structured":
+            base = args.work / "models" / name
+            if not numeric_versions(base):
                 export_default_model(base)
-            else:
-                pretrained.export(name, base, version=1)
-        version_dir = base / str(numeric_versions(base)[-1])
+            version_dir = base / str(numeric_versions(base)[-1])
+        else:
+            version_dir = shipped_export(name, args.work)
         out[name] = (SentenceEmbedder.load(version_dir), version_dir)
     return out
 

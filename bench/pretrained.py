@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench import distill_measures as measures  # noqa: E402
+from bench.serving_common import shipped_export  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "pretrained.json"
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
@@ -58,16 +59,6 @@ def baselines(stage: str, work: Path, rounds: int = 1) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def export_of(name: str, work: Path) -> Path:
-    from embedder import pretrained
-    from embedder.versions import numeric_versions
-
-    base = work / "models" / name
-    if not numeric_versions(base):
-        pretrained.export(name, base, version=1)
-    return base / "1"
-
-
 def evaluation(quick: bool):
     first, second, scores = measures.stsb_dev()
     splits = measures.transfer_splits(seed=0)
@@ -81,7 +72,7 @@ def stage_quality(results: dict, names: list[str], work: Path, quick: bool) -> N
     (first, second, scores), splits = evaluation(quick)
     texts = sorted(set(first + second + [t for task in splits.values() for x, _ in task.values() for t in x]))
     for name in names:
-        encode = measures.saved_model_encoder(export_of(name, work))
+        encode = measures.saved_model_encoder(shipped_export(name, work))
         vectors = dict(zip(texts, np.concatenate([encode(texts[i : i + 256], 256) for i in range(0, len(texts), 256)])))
         results.setdefault("models", {}).setdefault(name, {}).update(
             stsb_dev=measures.sts_spearman(vectors, first, second, scores),
@@ -130,7 +121,7 @@ def stage_speed(results: dict, names: list[str], work: Path, rounds: int, quick:
     baseline_runs = []
     for _ in range(rounds):
         for name in names:
-            served = measures.ServedModel(export_of(name, work).parent, name=name)
+            served = measures.ServedModel(shipped_export(name, work).parent, name=name)
             try:
                 served.encode(sentences[:64], 32)
                 for batch in (32, 128):
@@ -155,7 +146,7 @@ def stage_startup(results: dict, names: list[str], work: Path) -> None:
 
     batch = measures.labelled("sst2", "test")[0][:128]
     for name in names:
-        version_dir = export_of(name, work)
+        version_dir = shipped_export(name, work)
         entry = results.setdefault("models", {}).setdefault(name, {})
         entry["startup"] = measures.start_up("student", version_dir, batch)
         entry["shipped_mib"] = folder_mib(pretrained.model_dir(name))

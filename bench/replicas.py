@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from bench import doc_markers  # noqa: E402
-from bench.serving_common import ServerProcess, sentences  # noqa: E402
+from bench.serving_common import ServerProcess, sentences, shipped_export  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "replicas.json"
 DOC = ROOT / "docs" / "SERVING.md"
@@ -44,20 +44,15 @@ BATCHING = ROOT / "serving" / "config" / "batching.config"
 
 def export_model(name: str, work: Path, quick: bool) -> Path:
     """The model base path served: the shipped `name`, or with `quick` a tiny untrained model."""
-    base = work / "models" / ("tiny" if quick else name)
-    if base.is_dir() and any(base.iterdir()):
-        return base
-    if quick:
+    if not quick:
+        return shipped_export(name, work).parent
+    base = work / "models" / "tiny"
+    if not (base.is_dir() and any(base.iterdir())):
         from embedder.sentence_embedder import SentenceEmbedder
         from embedder.text_preprocessor import build_vocabulary
 
-        texts = sentences("dev")
-        model = SentenceEmbedder.create("classic", build_vocabulary(texts), max_length=32, embedding_dim=16)
+        model = SentenceEmbedder.create("classic", build_vocabulary(sentences("dev")), max_length=32, embedding_dim=16)
         model.export(base, version=1)
-    else:
-        from embedder import pretrained
-
-        pretrained.export(name, base, version=1)
     return base
 
 

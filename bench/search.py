@@ -48,6 +48,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.serving_common import shipped_export  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 STSB_TRAIN = DATA / "stsb" / "train.tsv"
 RESULTS = ROOT / "docs" / "results" / "search.json"
@@ -63,17 +65,6 @@ logger = logging.getLogger("bench.search")
 
 def embedder_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "embedder", *args]
-
-
-def export_of(name: str, work: Path) -> Path:
-    """The SavedModel version directory of shipped model `name` (exported once under `work`)."""
-    from embedder import pretrained
-    from embedder.versions import numeric_versions
-
-    base = work / "models" / name
-    if not numeric_versions(base):
-        pretrained.export(name, base, version=1)
-    return base / "1"
 
 
 def unlabeled_sentences(lines_per_file: int) -> list[str]:
@@ -115,7 +106,7 @@ def stage_vectors(results: dict, args) -> None:
         queries_text.write_text("\n".join(s.replace("\r", " ") for s in sentences[: args.queries]) + "\n")
         corpus = sentences[args.queries : args.queries + args.rows]
         corpus_text.write_text("\n".join(s.replace("\r", " ") for s in corpus) + "\n")
-    model_dir = export_of(args.model, work)
+    model_dir = shipped_export(args.model, work)
     embed_corpus(model_dir, queries_text, queries_dir)
     embed_corpus(model_dir, corpus_text, corpus_dir)
     rows = json.loads((corpus_dir / "manifest.json").read_text())["output"]
@@ -441,7 +432,7 @@ def stage_e2e(results: dict, args) -> None:
     index_dir = args.work / "indexes" / args.e2e_index.replace("/", "-")
     index = open_index(index_dir)
     queries = (args.work / "queries.txt").read_text(encoding="utf-8").split("\n")[: args.e2e_queries]
-    base = export_of(args.model, args.work).parent
+    base = shipped_export(args.model, args.work).parent
     with ServerProcess(f"--model_name={args.model}", f"--model_base_path={base}") as server:
         spec = BackendSpec(kind=GRPC, target=server.target, model=args.model, version=index.model["version"])
         backend = spec.create()

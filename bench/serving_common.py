@@ -68,6 +68,17 @@ def export_quick_model(model_base_path: Path) -> Path:
     return embedder.export(model_base_path)
 
 
+def shipped_export(name: str, work: Path) -> Path:
+    """The SavedModel version directory of shipped model `name`, exported once under ``work/models/name``."""
+    from embedder import pretrained
+    from embedder.versions import numeric_versions
+
+    base = work / "models" / name
+    if not numeric_versions(base):
+        pretrained.export(name, base, version=1)
+    return base / "1"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
