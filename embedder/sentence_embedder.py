@@ -157,10 +157,8 @@ class SentenceEmbedder:
             contract.META_PACKAGE_VERSION: package_version(),
         }
 
-    def serving_module(self, metadata: dict | None = None) -> ServingModule:
+    def serving_module(self) -> ServingModule:
         """The `tf.Module` whose functions are the signatures (built once, rebuilt after `reset`)."""
-        if metadata is not None:
-            return ServingModule(self.model, self.preprocessor, metadata, self.labels)
         if self._module is None:
             self._module = ServingModule(self.model, self.preprocessor, self.metadata(), self.labels)
         return self._module
