@@ -1,0 +1,115 @@
+"""Chooses which distilled export to ship, on selection data only: never STS-B dev or a test set.
+
+For each candidate (a `embedder distill` export, or a shipped model by name) it measures:
+
+- **held-back cosine**: the mean cosine to the teacher on the corpus sentences `embedder distill` held back (from
+  the export's run record; comparable only between runs on the same corpus);
+- **STS-B train**: Spearman × 100 of cosine on STS-B's *training* pairs (ship_pretrained.py's selection set);
+- **TREC dev / SST-2 dev**: frozen vectors + logistic regression trained on the training split, accuracy on the dev
+  split (TREC's dev is a seeded 10 % of its training split), at C = 0.1 for every candidate (no choice on dev, so
+  the numbers stay a fair comparison).
+
+STS-B dev and the test splits are left to bench/pretrained.py's final report.
+
+Usage:
+    python bench/select_pretrained.py default default-fast static=runs/pretrained2/static transformer=runs/...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench import distill_measures as measures  # noqa: E402
+from bench.serving_common import shipped_export  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results" / "pretrained-selection.json"
+C = 0.1
+logger = logging.getLogger("bench.select_pretrained")
+
+
+def version_dir(source: str, work: Path) -> Path:
+    """A shipped model's name, an export's base path (its highest version) or a version directory."""
+    from embedder.versions import numeric_versions
+
+    path = Path(source)
+    if not path.exists():
+        return shipped_export(source, work)
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = numeric_versions(path)
+    if not versions:
+        raise SystemExit(f"{source} is neither a shipped model's name nor a SavedModel (base path or version)")
+    return path / str(max(versions))
+
+
+def held_back_cosine(version: Path) -> float | None:
+    record = version / "assets.extra" / "run_config.json"
+    if not record.is_file():
+        return None
+    return json.loads(record.read_text()).get("result", {}).get("dev_score")
+
+
+def dev_accuracy(vectors: dict[str, np.ndarray], split: dict, seed: int = 0) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    (x_train, y_train), (x_dev, y_dev) = (
+        (np.stack([vectors[t] for t in split[part][0]]), np.array(split[part][1])) for part in ("train", "dev")
+    )
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
+    return float((model.fit(x_train, y_train).predict(x_dev) == y_dev).mean() * 100)
+
+
+def measure(version: Path) -> dict:
+    rows = measures.read_tsv(measures.DATA / "stsb" / "train.tsv")
+    first, second = [r["sentence1"] for r in rows], [r["sentence2"] for r in rows]
+    splits = measures.transfer_splits(seed=0)
+    texts = sorted(
+        set(first + second) | {t for task in splits.values() for part in ("train", "dev") for t in task[part][0]}
+    )
+    encode = measures.saved_model_encoder(version)
+    vectors = dict(zip(texts, np.concatenate([encode(texts[i : i + 256], 256) for i in range(0, len(texts), 256)])))
+    return {
+        "export": str(version),
+        "held_back_cosine": held_back_cosine(version),
+        "stsb_train": measures.sts_spearman(vectors, first, second, [float(r["score"]) for r in rows]),
+        "trec_dev": dev_accuracy(vectors, splits["trec"]),
+        "sst2_dev": dev_accuracy(vectors, splits["sst2"]),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("candidates", nargs="+", metavar="NAME[=EXPORT]")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    results = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    with tempfile.TemporaryDirectory() as work:
+        for item in args.candidates:
+            name, _, source = item.partition("=")
+            results[name] = measure(version_dir(source or name, Path(work)))
+            logger.info("%s: %s", name, results[name])
+            args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print("| candidate | held-back cosine | STS-B train | TREC dev | SST-2 dev |\n|---|---|---|---|---|")
+    for name, row in results.items():
+        cosine = "–" if row["held_back_cosine"] is None else f"{row['held_back_cosine']:.4f}"
+        print(f"| {name} | {cosine} | {row['stsb_train']:.1f} | {row['trec_dev']:.1f} | {row['sst2_dev']:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
