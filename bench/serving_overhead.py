@@ -14,6 +14,7 @@ hits them alike; throughput is rows over the summed call times. Goal: served/in-
 
     python bench/serving_overhead.py --seconds 40 --json docs/img/serving_overhead.json \\
         --plot docs/img/serving_overhead.png
+    python bench/serving_overhead.py --pretrained default --seconds 40 --json docs/results/serving-overhead-default.json
     python bench/serving_overhead.py --quick --json /tmp/overhead.json   # pipeline check: tiny model, seconds
 """
 
@@ -38,6 +39,7 @@ from bench.serving_common import (  # noqa: E402
     pyplot,
     save_results,
     sentences,
+    shipped_export,
 )
 
 BATCH_SIZES = (1, 64, 256)
@@ -66,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, help="seconds of alternating calls per batch size (default 30)")
     parser.add_argument("--quick", action="store_true", help="tiny model, few sentences, 0.2 s: a pipeline check")
+    parser.add_argument(
+        "--pretrained", metavar="NAME", help="serve this shipped model (e.g. default) instead of the default-size one"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args(argv)
@@ -80,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
 
     texts = QUICK_SENTENCES if args.quick else sentences("dev")
     with tempfile.TemporaryDirectory() as workdir:
-        version_dir = (export_quick_model if args.quick else export_default_model)(Path(workdir) / "default")
+        if args.pretrained:
+            version_dir = shipped_export(args.pretrained, Path(workdir))
+        else:
+            version_dir = (export_quick_model if args.quick else export_default_model)(Path(workdir) / "default")
         signature = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
 
         def in_process(batch):
