@@ -39,16 +39,16 @@ def test_sampling_rejects_k_below_one():
         bench.sample_per_class(pool({"a": 3}), 0, seed=0)
 
 
-def test_tiny_training_sets_get_at_least_min_steps_of_the_same_schedule():
+def test_tiny_training_sets_are_repeated_to_at_least_min_steps():
     settings = dict(epochs=12, batch_size=32, learning_rate=3e-4, schedule="cosine", patience=4, freeze_epochs=1)
-    one_batch = bench.stretched(settings, 16)  # SST-2, k = 8: one batch an epoch, 12 steps → × 25
-    assert one_batch == dict(settings, epochs=300, patience=100, freeze_epochs=25)
-    assert bench.stretched(settings, 48)["epochs"] == 156  # 2 batches × 12 epochs = 24 steps → × 13
-    assert bench.stretched(settings, 6 * 256) == settings  # 48 batches × 12 epochs: enough already
+    assert bench.repeats(settings, 16) == 49  # SST-2, k = 8: 784 examples, 25 batches × 12 epochs = 300 steps
+    assert bench.repeats(settings, 48) == 17  # TREC, k = 8: 816 examples, 26 batches × 12 epochs = 312 steps
+    assert bench.repeats(settings, 6 * 256) == 1  # 48 batches × 12 epochs: enough already
     for examples in (1, 16, 33, 100, 512, 1000):
-        stretched = bench.stretched(settings, examples)
-        assert -(-examples // 32) * stretched["epochs"] >= bench.MIN_STEPS
-        assert stretched["epochs"] // settings["epochs"] == stretched["patience"] // settings["patience"]
+        times = bench.repeats(settings, examples)
+        steps = -(-examples * times // 32) * settings["epochs"]
+        assert steps >= bench.MIN_STEPS
+        assert times == 1 or -(-examples * (times - 1) // 32) * settings["epochs"] < bench.MIN_STEPS  # the fewest
 
 
 def test_finetune_settings_are_the_dev_selected_candidate(tmp_path):
