@@ -121,3 +121,11 @@ def test_frozen_arm_measures_the_shipped_model_on_a_tiny_sample(data, tmp_path):
 def test_quick_needs_an_output_path_of_its_own():
     with pytest.raises(SystemExit):
         bench.main(["--quick"])
+
+
+def test_pretrained_doc_shows_the_json_table():
+    document = json.loads(bench.RESULTS.read_text())
+    assert not document["quick"] and {(r["dataset"], r["arm"]) for r in document["rows"]} >= {
+        (dataset, arm) for dataset in bench.DATASETS for arm in ("frozen", "tfidf")
+    }
+    assert doc_markers.section(bench.DOC, bench.BEGIN, bench.END) == bench.table(document)
