@@ -229,7 +229,7 @@ def summary(rows: list[dict]) -> dict:
 
 def table(document: dict) -> str:
     """Test accuracy % (mean ± std over seeds) per dataset and k, one column per arm; a cell with fewer than three
-    seeds says how many, one not measured is "–"."""
+    seeds says how many (one seed: no std), one not measured is "–"."""
     header = " | ".join(ARM_NAMES[arm] for arm in ARMS)
     lines = [f"| dataset | examples per class | {header} |", "|---|---|" + "---|" * len(ARMS)]
     found = document.get("summary", {})
@@ -240,8 +240,10 @@ def table(document: dict) -> str:
                 cell = found.get(dataset, {}).get(arm, {}).get(str(k))
                 if cell is None:
                     cells.append("–")
+                elif cell["seeds"] == 1:  # no spread to show
+                    cells.append(f"{cell['mean']:.1f} (1 seed)")
                 else:
-                    note = "" if cell["seeds"] >= len(SEEDS) else f" ({cell['seeds']} seed{'s' * (cell['seeds'] > 1)})"
+                    note = "" if cell["seeds"] >= len(SEEDS) else f" ({cell['seeds']} seeds)"
                     cells.append(f"{cell['mean']:.1f} ± {cell['std']:.1f}{note}")
             lines.append(f"| {dataset} | {k} | {' | '.join(cells)} |")
     return "\n".join(lines)

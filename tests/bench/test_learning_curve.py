@@ -63,13 +63,15 @@ def _rows():
     finetune = [
         dict(dataset="trec", k=8, seed=s, arm="finetune", test_accuracy=a) for s, a in enumerate((0.7, 0.8, 0.9))
     ]
-    return finetune + [dict(dataset="sst2", k=256, seed=0, arm="frozen", test_accuracy=0.75)]
+    tfidf = [dict(dataset="trec", k=64, seed=s, arm="tfidf", test_accuracy=a) for s, a in enumerate((0.6, 0.7))]
+    return finetune + tfidf + [dict(dataset="sst2", k=256, seed=0, arm="frozen", test_accuracy=0.75)]
 
 
 def test_table_shows_mean_and_std_per_arm_and_k_and_which_cells_are_measured():
     text = bench.table({"summary": bench.summary(_rows())})
     assert "| trec | 8 | 80.0 ± 10.0 | – | – |" in text
-    assert "| sst2 | 256 | – | 75.0 ± 0.0 (1 seed) | – |" in text
+    assert "| sst2 | 256 | – | 75.0 (1 seed) | – |" in text
+    assert "| trec | 64 | – | – | 65.0 ± 7.1 (2 seeds) |" in text
     assert "| trec | 16 | – | – | – |" in text and len(text.splitlines()) == 2 + len(bench.DATASETS) * len(bench.KS)
 
 
