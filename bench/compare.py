@@ -149,15 +149,21 @@ def inference_rate(embedder, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - start)
 
 
-def tfidf_floor(files: dict) -> dict:
+def tfidf_vectorizer():
+    """The TF-IDF features of the floor: word unigrams and bigrams, sublinear term frequency (unfitted)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+
+
+def tfidf_floor(files: dict) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     from training.data import read_labelled
 
     train, test = read_labelled(files["train"]), read_labelled(files["test"])
     start = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+    vectorizer = tfidf_vectorizer()
     features = vectorizer.fit_transform(train.texts)
     model = LogisticRegression(C=10.0, max_iter=2000).fit(features, train.labels)
     wall = time.perf_counter() - start
