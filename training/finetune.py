@@ -223,7 +223,7 @@ def finetune(
         _set_penalty(encoder, config)
         if config.pairs:
             labels = []
-            model = build_model(encoder)
+            model = build_model(encoder, chunking=source.chunking)
             trainer = siamese_model(encoder)
             first_ids = encode_texts(preprocessor, train_data.first)
             second_ids = encode_texts(preprocessor, train_data.second)
@@ -238,12 +238,14 @@ def finetune(
             monitor = "val_spearman"
         else:
             labels = train_data.label_set
-            model = build_model(encoder, num_classes=len(labels), **config.head)
+            model = build_model(encoder, num_classes=len(labels), chunking=source.chunking, **config.head)
             trainer = classifier_model(model)
             columns = [encode_texts(preprocessor, train_data.texts)]
             targets = one_hot(train_data.labels, labels)
             dev_ids = encode_texts(preprocessor, dev_data.texts)
             monitor = "val_accuracy"
+        if source.chunking:  # a chunked source keeps its chunking, and its attention over chunks starts trained
+            model.get_layer("chunk_pooling").set_weights(source.model.get_layer("chunk_pooling").get_weights())
         embedder = SentenceEmbedder(model, preprocessor, labels)
         checkpoint = RunCheckpoint(work_dir / "checkpoints", monitor, "max", config.patience, write=chief)
 
