@@ -244,8 +244,12 @@ def finetune(
             targets = one_hot(train_data.labels, labels)
             dev_ids = encode_texts(preprocessor, dev_data.texts)
             monitor = "val_accuracy"
-        if source.chunking:  # a chunked source keeps its chunking, and its attention over chunks starts trained
-            model.get_layer("chunk_pooling").set_weights(source.model.get_layer("chunk_pooling").get_weights())
+        # What makes the text's vector: the encoder and, for a chunked source, its pooling of the chunks (kept with
+        # its trained attention over chunks), frozen together while a new head trains alone.
+        frozen_first = [encoder]
+        if source.chunking:
+            frozen_first.append(model.get_layer("chunk_pooling"))
+            frozen_first[-1].set_weights(source.model.get_layer("chunk_pooling").get_weights())
         embedder = SentenceEmbedder(model, preprocessor, labels)
         checkpoint = RunCheckpoint(work_dir / "checkpoints", monitor, "max", config.patience, write=chief)
 
@@ -259,7 +263,8 @@ def finetune(
         if done >= end or phase == stopped_phase:
             continue
         with dtype_policy(config.precision), strategy.scope():
-            encoder.trainable = phase != "frozen"
+            for layer in frozen_first:
+                layer.trainable = phase != "frozen"
             optimizer = make_optimizer(config, batches_per_epoch, end - start)
             if config.pairs:
                 trainer.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError())
@@ -285,7 +290,8 @@ def finetune(
     if resume and not restored:
         with strategy.scope():
             checkpoint.restore(trainer)
-    encoder.trainable = True
+    for layer in frozen_first:
+        layer.trainable = True
     return finish_run(
         embedder,
         trainer,

@@ -48,6 +48,18 @@ def test_a_long_text_gets_the_mean_of_its_chunks_vectors(tiny_vocabulary):
     assert not np.allclose(chunked.encode(LONG), _unchunked(chunked).encode(LONG), atol=1e-3)
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_a_chunked_model_computes_in_mixed_precision(tiny_vocabulary, policy):
+    from embedder.precision import dtype_policy
+
+    with dtype_policy(policy):
+        chunked = make_tiny_embedder("structured", tiny_vocabulary, chunk_length=5, chunk_pooling="attention")
+    outputs = chunked.model(chunked.preprocessor(tf.constant([LONG, "a good film"])), training=True)
+    assert outputs[contract.OUTPUT_EMBEDDING].dtype == policy.split("_")[1]
+    assert np.all(np.isfinite(np.asarray(outputs[contract.OUTPUT_EMBEDDING], np.float32)))
+    np.testing.assert_allclose(np.sum(outputs[contract.OUTPUT_ATTENTION], -1), 1.0, atol=1e-2)
+
+
 def test_the_unchunked_model_is_unchanged(tiny_vocabulary):
     plain = make_tiny_embedder("classic", tiny_vocabulary)
     assert plain.chunking is None and contract.META_CHUNKING not in plain.metadata()
@@ -68,6 +80,11 @@ def chunked_export(tmp_path_factory):
     args += ["--head", "hidden_layers=0", "--encoder", "embedding_dim=8", "rnn_units=4", "attention_units=4"]
     assert main(args) == 0
     return folder / "m" / "1"
+
+
+@pytest.fixture(scope="module")
+def chunked_train_file(chunked_export):
+    return str(chunked_export.parents[1] / "train.tsv")
 
 
 def test_a_trained_chunked_model_exports_and_reloads_with_tensorflow_alone(chunked_export, tmp_path):
@@ -99,3 +116,20 @@ def test_the_export_records_the_chunking(chunked_export):
     assert metadata[contract.META_MAX_LENGTH] == 32
     settings = json.loads((extra / contract.RUN_CONFIG_FILE).read_text())["settings"]
     assert (settings["chunk_length"], settings["chunk_pooling"], settings["max_length"]) == (8, "attention", 32)
+
+
+def test_finetuning_a_chunked_model_keeps_its_chunking_and_chunk_attention(
+    chunked_export, chunked_train_file, tmp_path
+):
+    from training.config import FinetuneConfig
+    from training.finetune import finetune
+
+    source = SentenceEmbedder.load(chunked_export)
+    config = FinetuneConfig(
+        source=str(chunked_export), train_path=chunked_train_file, epochs=1, batch_size=16, new_words=0, freeze_epochs=1
+    )
+    result = finetune(config, None, work_dir=tmp_path / "run", verbose=0)
+    assert result.embedder.chunking == source.chunking
+    pooling = result.embedder.model.get_layer("chunk_pooling")
+    for mine, theirs in zip(pooling.get_weights(), source.model.get_layer("chunk_pooling").get_weights()):
+        np.testing.assert_array_equal(mine, theirs)  # copied from the source, and frozen for the one epoch
