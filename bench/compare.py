@@ -51,7 +51,8 @@ CONFIGS = {
 }
 
 #: Configurations that read long documents as chunks (`embedder train --chunk-length`), run on 20ng by default: the
-#: classic encoder over 8 chunks of 64 tokens, its chunk vectors averaged. Their overrides are run settings.
+#: classic encoder over 8 chunks of 64 tokens and attention over its chunk vectors (`--chunk-pooling`'s default,
+#: chosen over the mean on 20ng's dev hold-out, never its test split). Their overrides are run settings.
 CHUNKED_CONFIGS = {
     "classic (8 chunks × 64)": ("classic", {"max_length": 512, "chunk_length": 64}, False),
 }
@@ -202,7 +203,7 @@ def run_classifier(
         head={"hidden_units": 256 if not preset.get("small") else 16, "dropout": 0.5},
         max_length=run_overrides.get("max_length", preset["max_length"]),
         chunk_length=run_overrides.get("chunk_length"),
-        chunk_pooling=run_overrides.get("chunk_pooling", "mean"),
+        chunk_pooling=run_overrides.get("chunk_pooling", "attention"),
         vocabulary_size=preset.get("vocabulary_size", 30000),
         word_vectors="glove-50d" if glove else None,
         extend_vocabulary=preset["extend"] if glove else 0,

@@ -87,7 +87,7 @@ class SentenceEmbedder:
         head: dict | None = None,
         lowercase: bool = True,
         chunk_length: int | None = None,
-        chunk_pooling: str = "mean",
+        chunk_pooling: str = "attention",
         **encoder_kwargs,
     ) -> SentenceEmbedder:
         """Builds a new, untrained embedder.
@@ -104,8 +104,8 @@ class SentenceEmbedder:
                 ``ceil(max_length / chunk_length)`` of them, each encoded as a sentence and pooled into the text's
                 vector (see `build_model`); None reads the first `max_length` tokens as one sequence.
                 Defaults to None.
-            chunk_pooling: how the chunk vectors are pooled with `chunk_length`: "mean" or "attention".
-                Defaults to "mean".
+            chunk_pooling: how the chunk vectors are pooled with `chunk_length`: "attention" or "mean".
+                Defaults to "attention".
             **encoder_kwargs: the encoder's keyword arguments.
         """
         preprocessor = TextPreprocessor(vocabulary, max_length=max_length, lowercase=lowercase)

@@ -102,13 +102,14 @@ class TrainConfig(RunConfig, ModelSettings):
             ``ceil(max_length / chunk_length)`` of them; the encoder reads every chunk as a sentence and the chunk
             vectors are pooled into the text's vector. None reads the first `max_length` tokens as one sequence.
             Defaults to None.
-        chunk_pooling: how the chunk vectors are pooled: "mean" (over the text's non-empty chunks) or "attention"
-            (one learned attention vector over them). Needs `chunk_length`. Defaults to "mean".
+        chunk_pooling: how the chunk vectors are pooled: "attention" (one learned attention vector over the
+            text's non-empty chunks; on 20ng's dev hold-out it beat the mean) or "mean". Needs `chunk_length`.
+            Defaults to "attention".
     """
 
     freeze_word_vectors: bool = False
     chunk_length: int | None = None
-    chunk_pooling: str = "mean"
+    chunk_pooling: str = "attention"
 
     def __post_init__(self):
         super().__post_init__()
@@ -118,8 +119,8 @@ class TrainConfig(RunConfig, ModelSettings):
         if self.chunk_length is not None and self.chunk_length >= self.max_length:
             raise invalid("chunk_length", f"fewer tokens than max_length={self.max_length} or None", self.chunk_length)
         check_choice("chunk_pooling", self.chunk_pooling, contract.CHUNK_POOLINGS)
-        if self.chunk_length is None and self.chunk_pooling != "mean":
-            raise invalid("chunk_pooling", "'mean' (the default) when chunk_length is None", self.chunk_pooling)
+        if self.chunk_length is None and self.chunk_pooling != "attention":
+            raise invalid("chunk_pooling", "'attention' (the default) when chunk_length is None", self.chunk_pooling)
 
     def to_dict(self) -> dict[str, Any]:
         values = super().to_dict()

@@ -48,7 +48,7 @@ def build_model(
     The model takes int32 token ids (batch, length) and returns a dict with "embedding" (batch, dim),
     "attention" (batch, rows, length) and, with a head, "probabilities" (batch, num_classes).
 
-    With `chunking` (``{"chunk_length": L, "max_chunks": N, "pooling": "mean" | "attention"}``, see
+    With `chunking` (``{"chunk_length": L, "max_chunks": N, "pooling": "attention" | "mean"}``, see
     `chunking_settings`) each text is cut into up to N chunks of L tokens (`DocumentChunker`), the encoder reads
     every non-empty chunk as it reads a sentence, and `ChunkPooling` pools the chunk vectors into the text's
     vector; the inputs and outputs are the same as without.
@@ -73,7 +73,7 @@ def build_model(
     return keras.Model(token_ids, outputs, name=f"{encoder.name}_model")
 
 
-def chunking_settings(chunk_length: int, max_chunks: int, pooling: str = "mean") -> dict:
+def chunking_settings(chunk_length: int, max_chunks: int, pooling: str = "attention") -> dict:
     """The checked chunking settings of `build_model`, as the model's metadata records them."""
     check_positive_int("chunk_length", chunk_length)
     check_positive_int("max_chunks", max_chunks)

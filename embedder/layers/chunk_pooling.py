@@ -21,7 +21,7 @@ class ChunkPooling(keras.layers.Layer):
     distributions over its tokens (summing to 1, 0 on padding).
 
     Args:
-        pooling: "mean" or "attention". Defaults to "mean".
+        pooling: "attention" or "mean". Defaults to "attention".
         attention_units: width of the scoring MLP with "attention". Defaults to 128.
         **kwargs: passed to `keras.layers.Layer`.
 
@@ -36,7 +36,7 @@ class ChunkPooling(keras.layers.Layer):
         ``(embedding, attention)``: (batch, dim) in the compute dtype and (batch, rows, length) float32.
     """
 
-    def __init__(self, pooling: str = "mean", attention_units: int = 128, **kwargs):
+    def __init__(self, pooling: str = "attention", attention_units: int = 128, **kwargs):
         check_choice("pooling", pooling, CHUNK_POOLINGS)
         check_positive_int("attention_units", attention_units)
         super().__init__(**kwargs)

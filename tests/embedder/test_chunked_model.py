@@ -40,7 +40,9 @@ def test_a_text_of_one_chunk_gets_the_unchunked_encoders_vector(tiny_vocabulary,
 
 
 def test_a_long_text_gets_the_mean_of_its_chunks_vectors(tiny_vocabulary):
-    chunked = make_tiny_embedder("classic", tiny_vocabulary, labels=None, chunk_length=5)  # max_length 12: 3 chunks
+    chunked = make_tiny_embedder(
+        "classic", tiny_vocabulary, labels=None, chunk_length=5, chunk_pooling="mean"
+    )  # max_length 12: 3 chunks
     ids = chunked.preprocessor(tf.constant([LONG]))  # (1, 12): the first 12 of 14 tokens
     assert ids.shape == (1, 12)
     pieces = [chunked.encoder(ids[:, start : start + 5], training=False)[0] for start in (0, 5, 10)]

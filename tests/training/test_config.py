@@ -17,9 +17,9 @@ def test_round_trip_and_frozen():
 
 def test_chunking_settings_round_trip_and_an_unchunked_document_is_unchanged():
     chunked = TrainConfig(architecture="classic", train_path="t.tsv", max_length=512, chunk_length=64)
-    chunked = dataclasses.replace(chunked, chunk_pooling="attention")
+    chunked = dataclasses.replace(chunked, chunk_pooling="mean")
     document = run_config_document(chunked)
-    assert (document["settings"]["chunk_length"], document["settings"]["chunk_pooling"]) == (64, "attention")
+    assert (document["settings"]["chunk_length"], document["settings"]["chunk_pooling"]) == (64, "mean")
     assert config_from_document(document) == chunked
     plain = TrainConfig(architecture="classic", train_path="t.tsv")
     assert not {"chunk_length", "chunk_pooling"} & set(plain.to_dict())
@@ -46,7 +46,7 @@ def test_encoder_dict_is_copied():
         ({"chunk_length": 128}, r"argument `chunk_length`, expected fewer tokens than max_length=128 or None"),
         ({"chunk_length": 0}, r"argument `chunk_length`, expected a positive integer or None"),
         ({"chunk_length": 32, "chunk_pooling": "max"}, r"`chunk_pooling`, expected one of 'mean', 'attention'"),
-        ({"chunk_pooling": "attention"}, r"`chunk_pooling`, expected 'mean' \(the default\) when chunk_length"),
+        ({"chunk_pooling": "mean"}, r"`chunk_pooling`, expected 'attention' \(the default\) when chunk_length"),
     ],
 )
 def test_invalid_settings(kwargs, message):
