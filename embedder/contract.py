@@ -64,12 +64,17 @@ META_ENCODER_CONFIG = "encoder_config"
 META_PREPROCESSOR_CONFIG = "preprocessor_config"
 META_CREATED = "created"
 META_PACKAGE_VERSION = "embedder_version"
+#: How a model reads long texts: {"chunk_length", "max_chunks", "pooling"} (absent: the first max_length tokens).
+META_CHUNKING = "chunking"
 #: What the exported graph computes in (absent in exports made before the option: float32).
 META_PRECISION = "precision"
 
 #: Precisions an export can compute in: float32, or bfloat16 matmuls with float32 softmax, normalisation and
 #: outputs (Keras's mixed_bfloat16 policy). The signatures' inputs and outputs are the same for both.
 EXPORT_PRECISIONS = ("float32", "bfloat16")
+
+#: How a chunked model pools its chunks' vectors into a text's vector (`embedder.layers.ChunkPooling`).
+CHUNK_POOLINGS = ("mean", "attention")
 
 #: The attention encoders of the literature we implement: what a served or distilled model is.
 ATTENTION_ARCHITECTURES = ("classic", "structured", "transformer")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from embedder import contract
-from embedder.encoders.factory import architecture_of, build_encoder, build_model, get_encoder
+from embedder.encoders.factory import architecture_of, build_encoder, build_model, get_chunking, get_encoder
 from embedder.serving_module import ServingModule
 from embedder.text_preprocessor import TextPreprocessor
 from embedder.validation import check_choice, check_positive_int
@@ -86,6 +86,8 @@ class SentenceEmbedder:
         labels: Sequence[str] | None = None,
         head: dict | None = None,
         lowercase: bool = True,
+        chunk_length: int | None = None,
+        chunk_pooling: str = "attention",
         **encoder_kwargs,
     ) -> SentenceEmbedder:
         """Builds a new, untrained embedder.
@@ -98,13 +100,24 @@ class SentenceEmbedder:
             head: keyword arguments of `ClassificationHead` (hidden_units, hidden_layers, dropout, activation,
                 kernel_initializer, bias_initializer).
             lowercase: lower-case texts before tokenising. Defaults to True.
+            chunk_length: read each text as consecutive chunks of this many tokens, up to
+                ``ceil(max_length / chunk_length)`` of them, each encoded as a sentence and pooled into the text's
+                vector (see `build_model`); None reads the first `max_length` tokens as one sequence.
+                Defaults to None.
+            chunk_pooling: how the chunk vectors are pooled with `chunk_length`: "attention" or "mean".
+                Defaults to "attention".
             **encoder_kwargs: the encoder's keyword arguments.
         """
         preprocessor = TextPreprocessor(vocabulary, max_length=max_length, lowercase=lowercase)
+        chunking = None
+        if chunk_length is not None:
+            check_positive_int("chunk_length", chunk_length)
+            max_chunks = -(-max_length // chunk_length)
+            chunking = {"chunk_length": chunk_length, "max_chunks": max_chunks, "pooling": chunk_pooling}
         if architecture == "transformer":
-            encoder_kwargs.setdefault("max_length", max_length)
+            encoder_kwargs.setdefault("max_length", max_length if chunking is None else chunk_length)
         encoder = build_encoder(architecture, vocabulary_size=len(vocabulary), **encoder_kwargs)
-        model = build_model(encoder, num_classes=len(labels) if labels else None, **(head or {}))
+        model = build_model(encoder, num_classes=len(labels) if labels else None, chunking=chunking, **(head or {}))
         return cls(model, preprocessor, labels)
 
     @classmethod
@@ -141,9 +154,16 @@ class SentenceEmbedder:
     def max_length(self) -> int:
         return self.preprocessor.max_length
 
+    @property
+    def chunking(self) -> dict | None:
+        """``{"chunk_length", "max_chunks", "pooling"}`` for a model that reads texts in chunks, else None."""
+        return get_chunking(self.model)
+
     def metadata(self) -> dict:
         """The metadata document that the export stores and the `metadata` signature returns."""
         encoder_config = {k: v for k, v in self.encoder.get_config().items() if k not in ("name", "dtype", "trainable")}
+        # Only chunked models carry the key, so that an unchunked model's metadata is what it always was.
+        chunking = {contract.META_CHUNKING: self.chunking} if self.chunking else {}
         return {
             contract.META_FORMAT_VERSION: contract.EXPORT_FORMAT_VERSION,
             contract.META_ARCHITECTURE: self.architecture,
@@ -155,6 +175,7 @@ class SentenceEmbedder:
             contract.META_ENCODER_CONFIG: encoder_config,
             contract.META_PREPROCESSOR_CONFIG: self.preprocessor.get_config(),
             contract.META_PACKAGE_VERSION: package_version(),
+            **chunking,
         }
 
     def serving_module(self) -> ServingModule:

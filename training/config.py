@@ -98,14 +98,35 @@ class TrainConfig(RunConfig, ModelSettings):
             the new model, see `ModelSettings` (the defaults are its own; `extend_vocabulary` needs
             `word_vectors`).
         freeze_word_vectors: keep the pretrained vectors fixed. Defaults to False.
+        chunk_length: read each text as consecutive chunks of this many tokens (below `max_length`), up to
+            ``ceil(max_length / chunk_length)`` of them; the encoder reads every chunk as a sentence and the chunk
+            vectors are pooled into the text's vector. None reads the first `max_length` tokens as one sequence.
+            Defaults to None.
+        chunk_pooling: how the chunk vectors are pooled: "attention" (one learned attention vector over the
+            text's non-empty chunks; on 20ng's dev hold-out it beat the mean) or "mean". Needs `chunk_length`.
+            Defaults to "attention".
     """
 
     freeze_word_vectors: bool = False
+    chunk_length: int | None = None
+    chunk_pooling: str = "attention"
 
     def __post_init__(self):
         super().__post_init__()
         if self.extend_vocabulary and not self.word_vectors:
             raise invalid("extend_vocabulary", "0 when no word_vectors are given", self.extend_vocabulary)
+        check_int("chunk_length", self.chunk_length, optional=True)
+        if self.chunk_length is not None and self.chunk_length >= self.max_length:
+            raise invalid("chunk_length", f"fewer tokens than max_length={self.max_length} or None", self.chunk_length)
+        check_choice("chunk_pooling", self.chunk_pooling, contract.CHUNK_POOLINGS)
+        if self.chunk_length is None and self.chunk_pooling != "attention":
+            raise invalid("chunk_pooling", "'attention' (the default) when chunk_length is None", self.chunk_pooling)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = super().to_dict()
+        if self.chunk_length is None:  # an unchunked run's settings document stays what it was before chunking
+            del values["chunk_length"], values["chunk_pooling"]
+        return values
 
 
 @dataclass(frozen=True, kw_only=True)

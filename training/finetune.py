@@ -223,7 +223,7 @@ def finetune(
         _set_penalty(encoder, config)
         if config.pairs:
             labels = []
-            model = build_model(encoder)
+            model = build_model(encoder, chunking=source.chunking)
             trainer = siamese_model(encoder)
             first_ids = encode_texts(preprocessor, train_data.first)
             second_ids = encode_texts(preprocessor, train_data.second)
@@ -238,12 +238,18 @@ def finetune(
             monitor = "val_spearman"
         else:
             labels = train_data.label_set
-            model = build_model(encoder, num_classes=len(labels), **config.head)
+            model = build_model(encoder, num_classes=len(labels), chunking=source.chunking, **config.head)
             trainer = classifier_model(model)
             columns = [encode_texts(preprocessor, train_data.texts)]
             targets = one_hot(train_data.labels, labels)
             dev_ids = encode_texts(preprocessor, dev_data.texts)
             monitor = "val_accuracy"
+        # What makes the text's vector: the encoder and, for a chunked source, its pooling of the chunks (kept with
+        # its trained attention over chunks), frozen together while a new head trains alone.
+        frozen_first = [encoder]
+        if source.chunking:
+            frozen_first.append(model.get_layer("chunk_pooling"))
+            frozen_first[-1].set_weights(source.model.get_layer("chunk_pooling").get_weights())
         embedder = SentenceEmbedder(model, preprocessor, labels)
         checkpoint = RunCheckpoint(work_dir / "checkpoints", monitor, "max", config.patience, write=chief)
 
@@ -257,7 +263,8 @@ def finetune(
         if done >= end or phase == stopped_phase:
             continue
         with dtype_policy(config.precision), strategy.scope():
-            encoder.trainable = phase != "frozen"
+            for layer in frozen_first:
+                layer.trainable = phase != "frozen"
             optimizer = make_optimizer(config, batches_per_epoch, end - start)
             if config.pairs:
                 trainer.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError())
@@ -283,7 +290,8 @@ def finetune(
     if resume and not restored:
         with strategy.scope():
             checkpoint.restore(trainer)
-    encoder.trainable = True
+    for layer in frozen_first:
+        layer.trainable = True
     return finish_run(
         embedder,
         trainer,

@@ -170,6 +170,8 @@ def train(
             labels=labels,
             head=config.head,
             lowercase=config.lowercase,
+            chunk_length=config.chunk_length,
+            chunk_pooling=config.chunk_pooling,
             **encoder_kwargs,
         )
         if vectors is not None:

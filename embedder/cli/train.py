@@ -146,6 +146,17 @@ def register(subparsers) -> None:
         help=f"add this many frequent word-vector words ({_shown(TrainConfig, 'extend_vocabulary')})",
     )
     model.add_argument("--freeze-word-vectors", action="store_true", default=None)
+    model.add_argument(
+        "--chunk-length",
+        type=int,
+        help="long texts: read up to --max-length tokens as chunks of this many, each encoded as a sentence and "
+        "pooled into the text's vector (default: one sequence of --max-length tokens)",
+    )
+    model.add_argument(
+        "--chunk-pooling",
+        choices=contract.CHUNK_POOLINGS,
+        help=f"how chunk vectors are pooled ({_shown(TrainConfig, 'chunk_pooling')})",
+    )
     _add_run_options(train)
     train.set_defaults(handler=run_train)
 

@@ -49,11 +49,14 @@ def test_exports_run_in_the_serving_images_tensorflow(precision, tiny_vocabulary
         make_tiny_embedder(architecture, tiny_vocabulary).export(tmp_path / architecture, precision=precision)
         for architecture in ("classic", "structured", "transformer")
     ]
+    # A model that reads texts in chunks (3 chunks of 4 tokens) adds boolean_mask and scatter ops.
+    chunked = make_tiny_embedder("classic", tiny_vocabulary, chunk_length=4, chunk_pooling="attention")
+    exports.append(chunked.export(tmp_path / "chunked", precision=precision))
     ours = run_in_tensorflow_only_process(exports, BATCHES, tmp_path)
     theirs = run_in_tensorflow_only_process(exports, BATCHES, tmp_path, python=SERVING_PYTHON)
-    assert sorted(ours.files) == sorted(theirs.files) and len(ours.files) == 3 * 6 * len(
+    assert sorted(ours.files) == sorted(theirs.files) and len(ours.files) == 4 * 6 * len(
         BATCHES
-    )  # 3 models, 6 outputs of 4 signatures
+    )  # 4 models, 6 outputs of 4 signatures
     tolerance = 1e-5 if precision == "float32" else 2e-2  # bfloat16 kernels may differ between versions
     for key in ours.files:
         if ours[key].dtype == np.float32:

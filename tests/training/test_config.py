@@ -15,6 +15,17 @@ def test_round_trip_and_frozen():
     assert config_from_document(run_config_document(finetune)) == finetune
 
 
+def test_chunking_settings_round_trip_and_an_unchunked_document_is_unchanged():
+    chunked = TrainConfig(architecture="classic", train_path="t.tsv", max_length=512, chunk_length=64)
+    chunked = dataclasses.replace(chunked, chunk_pooling="mean")
+    document = run_config_document(chunked)
+    assert (document["settings"]["chunk_length"], document["settings"]["chunk_pooling"]) == (64, "mean")
+    assert config_from_document(document) == chunked
+    plain = TrainConfig(architecture="classic", train_path="t.tsv")
+    assert not {"chunk_length", "chunk_pooling"} & set(plain.to_dict())
+    assert TrainConfig.from_dict(plain.to_dict()) == plain
+
+
 def test_encoder_dict_is_copied():
     options = {"rnn_units": 4}
     config = TrainConfig(architecture="classic", train_path="t.tsv", encoder=options)
@@ -32,6 +43,10 @@ def test_encoder_dict_is_copied():
         ({"dev_fraction": 1.0}, r"argument `dev_fraction`.*Received: dev_fraction=1.0"),
         ({"extend_vocabulary": 100}, r"argument `extend_vocabulary`, expected 0 when no word_vectors"),
         ({"learning_rate": -1}, r"argument `learning_rate`, expected a number > 0. Received: learning_rate=-1"),
+        ({"chunk_length": 128}, r"argument `chunk_length`, expected fewer tokens than max_length=128 or None"),
+        ({"chunk_length": 0}, r"argument `chunk_length`, expected a positive integer or None"),
+        ({"chunk_length": 32, "chunk_pooling": "max"}, r"`chunk_pooling`, expected one of 'mean', 'attention'"),
+        ({"chunk_pooling": "mean"}, r"`chunk_pooling`, expected 'attention' \(the default\) when chunk_length"),
     ],
 )
 def test_invalid_settings(kwargs, message):
