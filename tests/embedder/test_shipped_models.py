@@ -112,25 +112,24 @@ def test_two_exports_are_the_same_model(name, exports):
     np.testing.assert_allclose(saved_model_vectors(first, texts), saved_model_vectors(second, texts), atol=1e-6)
 
 
-def test_default_fast_computes_what_its_stored_weights_did_with_the_global_query():
-    """`default-fast` (pack format 1) stores its attention pooling's global query and projection; the loader folds
-    them into the bias. Its vectors must be those of the old formula on the stored weights:
-    v · tanh(W_h h_t + q W_q + b), softmax over the tokens, Σ α_t h_t, then the teacher projection."""
+def test_default_fast_computes_the_attention_pooling_formula_on_its_stored_weights():
+    """`default-fast` (pack format 2) is one learned attention vector over static word vectors. Its vectors must be
+    the formula on the stored weights: v · tanh(W_h h_t + b), softmax over the tokens, Σ α_t h_t, then the teacher
+    projection (format 1's global query, folded into the bias by the loader, is tested in test_pretrained.py)."""
     import tensorflow as tf
 
     folder = pretrained.model_dir("default-fast")
-    assert pretrained.read_config("default-fast")["format_version"] == 1
+    assert pretrained.read_config("default-fast")["format_version"] == 2
     with np.load(folder / pretrained.WEIGHTS_FILE, allow_pickle=False) as arrays:
         stored = {k: v.astype(np.float64) for k, v in pretrained.decode_weights(arrays).items()}
     pool = {k.split("/")[-1]: v for k, v in stored.items() if k.startswith("encoder/attention_pooling/")}
-    assert {"global_query", "global_query_projection"} <= set(pool)
+    assert not {"global_query", "global_query_projection"} & set(pool)
 
     embedder = pretrained.load("default-fast")
     texts = ["A man is playing a guitar.", "", "Completely unrelated: the stock market fell sharply today!"]
     ids = embedder.preprocessor(tf.constant(texts))
     states, mask = (np.asarray(t, np.float64) for t in embedder.encoder.encode_states(ids, training=False))
-    steer = pool["global_query"] @ pool["global_query_projection"]
-    scores = np.tanh(states @ pool["state_projection"] + steer + pool["bias"]) @ pool["score_vector"]
+    scores = np.tanh(states @ pool["state_projection"] + pool["bias"]) @ pool["score_vector"]
     scores = np.where(mask > 0, scores, -np.inf)
     weights = np.exp(scores - scores.max(-1, keepdims=True))
     weights = np.where(mask > 0, weights, 0.0)
