@@ -64,6 +64,21 @@ def alternating_calls(calls: dict, batches, seconds: float) -> dict[str, list[fl
     return times
 
 
+def table(results: dict) -> str:
+    """The Markdown table of a results JSON (keys: batch sizes), as docs/BENCHMARKS.md shows it."""
+    rows = [
+        "| batch | in-process | light client (ratio, overhead/call) | plain stub (ratio, overhead/call) |",
+        "|---|---|---|---|",
+    ]
+    for size, r in sorted(results.items(), key=lambda item: int(item[0])):
+        rows.append(
+            f"| {size} | {r['in_process']:.1f} sent./s | {r['client']:.1f}/s — **{r['client_ratio']:.2f}**, "
+            f"{r['client_overhead_ms']:+.2f} ms | {r['stub']:.1f}/s — **{r['stub_ratio']:.2f}**, "
+            f"{r['stub_overhead_ms']:+.2f} ms |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, help="seconds of alternating calls per batch size (default 30)")
