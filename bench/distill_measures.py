@@ -96,23 +96,26 @@ def transfer_accuracy(
 
     The classifier for the test score is refit on the training split with the chosen C.
     """
+    train, dev, test = (split_features(vectors, splits, part) for part in ("train", "dev", "test"))
+    dev_scores = {c: logistic_accuracy(train, dev, c, seed) for c in C_GRID}
+    best = max(C_GRID, key=lambda c: (dev_scores[c], -c))
+    return {"C": best, "dev": dev_scores[best], "test": logistic_accuracy(train, test, best, seed)}
+
+
+def split_features(vectors: dict[str, np.ndarray], splits: dict, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, labels) of split `part` of `splits` ({part: (texts, labels)})."""
+    texts, labels = splits[part]
+    return np.stack([vectors[t] for t in texts]), np.array(labels)
+
+
+def logistic_accuracy(train: tuple, evaluation: tuple, c: float, seed: int = 0) -> float:
+    """Accuracy × 100 on `evaluation` of a standardised logistic regression (C = `c`) fit on `train` ((x, y) each)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    def features(split):
-        texts, labels = splits[split]
-        return np.stack([vectors[t] for t in texts]), np.array(labels)
-
-    (x_train, y_train), (x_dev, y_dev), (x_test, y_test) = features("train"), features("dev"), features("test")
-    dev_scores = {}
-    for c in C_GRID:
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
-        dev_scores[c] = float((model.fit(x_train, y_train).predict(x_dev) == y_dev).mean() * 100)
-    best = max(C_GRID, key=lambda c: (dev_scores[c], -c))
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=best, max_iter=2000, random_state=seed))
-    test = float((model.fit(x_train, y_train).predict(x_test) == y_test).mean() * 100)
-    return {"C": best, "dev": dev_scores[best], "test": test}
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
+    return float((model.fit(*train).predict(evaluation[0]) == evaluation[1]).mean() * 100)
 
 
 # ------------------------------------------------------------------------------------------------- speed

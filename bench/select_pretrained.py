@@ -62,15 +62,8 @@ def held_back_cosine(version: Path) -> float | None:
 
 
 def dev_accuracy(vectors: dict[str, np.ndarray], split: dict, seed: int = 0) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    (x_train, y_train), (x_dev, y_dev) = (
-        (np.stack([vectors[t] for t in split[part][0]]), np.array(split[part][1])) for part in ("train", "dev")
-    )
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
-    return float((model.fit(x_train, y_train).predict(x_dev) == y_dev).mean() * 100)
+    train, dev = (measures.split_features(vectors, split, part) for part in ("train", "dev"))
+    return measures.logistic_accuracy(train, dev, C, seed)
 
 
 def measure(version: Path) -> dict:
