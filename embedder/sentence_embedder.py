@@ -163,7 +163,8 @@ class SentenceEmbedder:
         """The metadata document that the export stores and the `metadata` signature returns."""
         encoder_config = {k: v for k, v in self.encoder.get_config().items() if k not in ("name", "dtype", "trainable")}
         # Only chunked models carry the key, so that an unchunked model's metadata is what it always was.
-        chunking = {contract.META_CHUNKING: self.chunking} if self.chunking else {}
+        chunking = self.chunking
+        chunking = {contract.META_CHUNKING: chunking} if chunking else {}
         return {
             contract.META_FORMAT_VERSION: contract.EXPORT_FORMAT_VERSION,
             contract.META_ARCHITECTURE: self.architecture,
