@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.compare import DATA, tfidf_floor  # noqa: E402
+from training.data import LabelledExamples, write_labelled  # noqa: E402
 
 SPLITS = ("train", "test")
 
@@ -45,10 +46,8 @@ def truncated_files(dataset: str, words: dict, length: int, folder: Path, data: 
         return {split: data / dataset / f"{split}.tsv" for split in SPLITS}
     files = {}
     for split, (labels, rows) in words.items():
-        path = folder / f"{split}-{length}.tsv"
-        lines = (f"{label}\t{b' '.join(row[:length]).decode()}\n" for label, row in zip(labels, rows))
-        path.write_text("label\ttext\n" + "".join(lines), encoding="utf-8")
-        files[split] = path
+        texts = tuple(b" ".join(row[:length]).decode() for row in rows)
+        files[split] = write_labelled(LabelledExamples(texts, tuple(labels)), folder / f"{split}-{length}.tsv")
     return files
 
 

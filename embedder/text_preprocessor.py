@@ -134,23 +134,32 @@ class TextPreprocessor(tf.Module):
         return words.to_tensor(default_value=PAD_TOKEN, shape=[None, self.max_length])
 
 
-def count_words(texts: Iterable[str], lowercase: bool = True, batch_size: int = 4096) -> Counter:
-    """Counts the standardised words of ``texts`` with the same ops the graph uses (no truncation)."""
-    counts: Counter = Counter()
+def _word_batches(texts: Iterable[str], lowercase: bool, batch_size: int) -> Iterable[tf.RaggedTensor]:
+    """The standardised words of ``texts`` (no truncation), `batch_size` texts at a time, by the graph's ops."""
     batch: list[str] = []
-
-    def flush() -> None:
-        words = tf.strings.split(standardize(tf.constant(batch, dtype=tf.string), lowercase))
-        counts.update(w.decode("utf-8") for w in words.flat_values.numpy())
-        batch.clear()
-
     for text in texts:
         batch.append(text)
         if len(batch) == batch_size:
-            flush()
+            yield tf.strings.split(standardize(tf.constant(batch, dtype=tf.string), lowercase))
+            batch = []
     if batch:
-        flush()
+        yield tf.strings.split(standardize(tf.constant(batch, dtype=tf.string), lowercase))
+
+
+def count_words(texts: Iterable[str], lowercase: bool = True, batch_size: int = 4096) -> Counter:
+    """Counts the standardised words of ``texts`` with the same ops the graph uses (no truncation)."""
+    counts: Counter = Counter()
+    for words in _word_batches(texts, lowercase, batch_size):
+        counts.update(w.decode("utf-8") for w in words.flat_values.numpy())
     return counts
+
+
+def text_lengths(texts: Iterable[str], lowercase: bool = True, batch_size: int = 4096) -> list[int]:
+    """The number of tokens of each text, as the graph splits it (no truncation; an empty text counts 0)."""
+    lengths: list[int] = []
+    for words in _word_batches(texts, lowercase, batch_size):
+        lengths.extend(int(n) for n in words.row_lengths().numpy())
+    return lengths
 
 
 def build_vocabulary(

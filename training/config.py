@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from embedder import contract
 from embedder.validation import check_choice, check_int, check_number, check_rate, invalid
@@ -89,14 +89,54 @@ class RunConfig(OptimizationSettings, ExportSettings):
         object.__setattr__(self, "head", dict(self.head))
 
 
+#: Rounds of label pairs of the few-shot contrastive stage when `FinetuneConfig.few_shot_iterations` is None and the
+#: data are few: SetFit's default `num_iterations`; "few" is at most `FEW_SHOT_MAX_PER_CLASS` examples per class,
+#: the largest size where the stage gained dev accuracy on average over TREC and SST-2 (bench/learning_curve.py's
+#: `few_shot_threshold`; a test holds the two together).
+FEW_SHOT_ROUNDS = 20
+FEW_SHOT_MAX_PER_CLASS = 64
+
+
+def few_shot_rounds_for(examples: int, classes: int) -> int:
+    """`FinetuneConfig.few_shot_iterations=None`'s choice: `FEW_SHOT_ROUNDS` for at most `FEW_SHOT_MAX_PER_CLASS`
+    training examples per class (on average), else 0.
+
+    >>> few_shot_rounds_for(384, 6), few_shot_rounds_for(4000, 2)
+    (20, 0)
+    """
+    return FEW_SHOT_ROUNDS if examples <= FEW_SHOT_MAX_PER_CLASS * max(classes, 1) else 0
+
+
+#: The vectors' most frequent words added to a new model's vocabulary when it trains with word vectors.
+EXTEND_WITH_VECTORS = 20000
+#: Encoder arguments `embedder train` gives an architecture unless `encoder` sets them (bench/defaults_sweep.py
+#: swept the classic encoder's dropout; every recurrent result in docs/RESULTS.md used 0.3, the Transformer 0.1).
+TRAIN_ENCODER_DEFAULTS = {
+    "classic": {"dropout": 0.3},
+    "structured": {"dropout": 0.3},
+    "bilstm_max": {"dropout": 0.3},
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(RunConfig, ModelSettings):
     """Settings of `embedder train` (a new model from scratch); see `RunConfig` for the shared ones.
 
+    The defaults are the configuration that measured best on the dev splits (bench/defaults_sweep.py,
+    docs/results/defaults-sweep.md), not `ModelSettings`' and `OptimizationSettings`' generic ones.
+
     Args:
-        architecture, encoder, max_length, vocabulary_size, min_count, lowercase, word_vectors, extend_vocabulary:
-            the new model, see `ModelSettings` (the defaults are its own; `extend_vocabulary` needs
-            `word_vectors`).
+        architecture, vocabulary_size, min_count, lowercase: the new model, see `ModelSettings`.
+        encoder: the encoder's keyword arguments, over `TRAIN_ENCODER_DEFAULTS` (a recurrent encoder's dropout 0.3;
+            see `encoder_arguments`). Defaults to {}.
+        max_length: the most tokens read from a text; None reads the training texts' 95th length percentile,
+            rounded up to a multiple of 8, within 16-512 (`training.data.max_length_for`). Defaults to None.
+        word_vectors: "glove-50d" (installed with the tf extra), a GloVe-format text file, or None for random
+            vectors. Defaults to "glove-50d".
+        extend_vocabulary: add up to this many of the vectors' most frequent words that the training texts lack;
+            None adds 20000 with word vectors and none without. Defaults to None.
+        epochs, learning_rate, schedule, warmup_epochs: see `OptimizationSettings`. Default to 15 (early stopping
+            with `patience` 3 ends most runs sooner), 2e-3, "cosine", 0.5.
         freeze_word_vectors: keep the pretrained vectors fixed. Defaults to False.
         chunk_length: read each text as consecutive chunks of this many tokens (below `max_length`), up to
             ``ceil(max_length / chunk_length)`` of them; the encoder reads every chunk as a sentence and the chunk
@@ -107,20 +147,35 @@ class TrainConfig(RunConfig, ModelSettings):
             Defaults to "attention".
     """
 
+    derives_max_length: ClassVar[bool] = True
+
+    max_length: int | None = None
+    word_vectors: str | None = "glove-50d"
+    extend_vocabulary: int | None = None
+    epochs: int = 15
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.5
     freeze_word_vectors: bool = False
     chunk_length: int | None = None
     chunk_pooling: str = "attention"
 
     def __post_init__(self):
+        if self.extend_vocabulary is None:
+            object.__setattr__(self, "extend_vocabulary", EXTEND_WITH_VECTORS if self.word_vectors else 0)
         super().__post_init__()
         if self.extend_vocabulary and not self.word_vectors:
             raise invalid("extend_vocabulary", "0 when no word_vectors are given", self.extend_vocabulary)
         check_int("chunk_length", self.chunk_length, optional=True)
-        if self.chunk_length is not None and self.chunk_length >= self.max_length:
+        if self.chunk_length is not None and self.max_length is not None and self.chunk_length >= self.max_length:
             raise invalid("chunk_length", f"fewer tokens than max_length={self.max_length} or None", self.chunk_length)
         check_choice("chunk_pooling", self.chunk_pooling, contract.CHUNK_POOLINGS)
         if self.chunk_length is None and self.chunk_pooling != "attention":
             raise invalid("chunk_pooling", "'attention' (the default) when chunk_length is None", self.chunk_pooling)
+
+    def encoder_arguments(self) -> dict[str, Any]:
+        """The encoder's arguments: `encoder` over `TRAIN_ENCODER_DEFAULTS` for the architecture."""
+        return TRAIN_ENCODER_DEFAULTS.get(self.architecture, {}) | self.encoder
 
     def to_dict(self) -> dict[str, Any]:
         values = super().to_dict()
@@ -151,6 +206,12 @@ class FinetuneConfig(RunConfig):
         new_word_vectors: where new words' first vectors come from: "glove-50d" (the `glove` extra; without it, a
             warning and [UNK] rows), a GloVe text file, or None: every new word starts at the [UNK] row (see
             `training.vocabulary_growth`). Defaults to "glove-50d".
+        few_shot_iterations: SetFit's contrastive stage first (`training.few_shot`): the encoder is trained for an
+            epoch on this many rounds of pairs built from the labels (same class: similarity 1, other class: 0), then
+            the classifier as usual; 0 skips it. None decides from the data (`few_shot_rounds_for`): 20 rounds
+            (SetFit's default) when the training examples number at most 64 per class, where it measured better on
+            dev on average (docs/PRETRAINED.md's learning curve), else none. A settings document from before the option loads
+            as 0, what it ran. Defaults to None.
     """
 
     source: str
@@ -164,10 +225,14 @@ class FinetuneConfig(RunConfig):
     new_words: int = 20000
     new_word_min_count: int = 2
     new_word_vectors: str | None = "glove-50d"
+    few_shot_iterations: int | None = None
 
     def __post_init__(self):
         super().__post_init__()
         check_int("new_words", self.new_words, minimum=0)
+        check_int("few_shot_iterations", self.few_shot_iterations, minimum=0, optional=True)
+        if self.few_shot_iterations and self.pairs:
+            raise invalid("few_shot_iterations", "0 with pairs (its pairs come from labels)", self.few_shot_iterations)
         check_int("new_word_min_count", self.new_word_min_count)
         if self.new_word_vectors is not None and (
             not isinstance(self.new_word_vectors, str) or not self.new_word_vectors
@@ -180,6 +245,9 @@ class FinetuneConfig(RunConfig):
         if self.pairs and self.freeze_epochs:
             raise invalid("freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs)
         check_number("max_score", self.max_score, minimum=0, strict=True)
+
+    # A run saved before `few_shot_iterations` existed ran without the contrastive stage.
+    saved_before: ClassVar[dict[str, Any]] = {"few_shot_iterations": 0}
 
 
 _KINDS = {"train": TrainConfig, "finetune": FinetuneConfig}
@@ -195,4 +263,4 @@ def config_from_document(document: dict[str, Any]) -> RunConfig:
     """The settings saved by `run_config_document`."""
     if document.get("kind") not in _KINDS:
         raise ValueError(f"Unknown run kind {document.get('kind')!r}; expected one of {', '.join(_KINDS)}.")
-    return _KINDS[document["kind"]].from_dict(document["settings"])
+    return _KINDS[document["kind"]].from_saved(document["settings"])

@@ -33,6 +33,34 @@ FORMATS = ("tsv", "csv", "jsonl")
 _SUFFIXES = {".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
+#: `max_length_for`'s rule, the default of `embedder train --max-length` (chosen by bench/defaults_sweep.py).
+LENGTH_PERCENTILE = 95
+LENGTH_MULTIPLE = 8
+LENGTH_RANGE = (16, 512)
+
+
+def max_length_for(
+    lengths: Sequence[int],
+    percentile: float = LENGTH_PERCENTILE,
+    multiple: int = LENGTH_MULTIPLE,
+    length_range: tuple[int, int] = LENGTH_RANGE,
+) -> int:
+    """The tokens to read per text for training texts of these lengths: their `percentile`-th percentile, rounded
+    up to a multiple of `multiple` and kept within `length_range` (fewer than 16 saves nothing; more than 512 costs
+    more than it measured to gain on 20ng, see docs/TRAINING.md).
+
+    >>> max_length_for([5, 9, 12, 30])
+    32
+    """
+    if not len(lengths):
+        raise ValueError("Received no text lengths; max_length_for needs the training texts' lengths.")
+    check_number("percentile", percentile, minimum=0, maximum=100)
+    value = float(np.percentile(np.asarray(lengths, dtype=np.float64), percentile))
+    rounded = int(-(-max(value, 1.0) // multiple) * multiple)
+    low, high = length_range
+    return int(min(max(rounded, low), high))
+
+
 class DataError(ValueError):
     """Input data that cannot be used, with a message naming the file (and line) and the problem."""
 
@@ -171,6 +199,21 @@ def _text(path, number, column, value) -> str:
     if not isinstance(value, str):
         raise DataError(f"{path}, line {number}: column {column!r} should hold text, found {value!r}.")
     return value
+
+
+def write_labelled(examples: LabelledExamples, path: str | Path) -> Path:
+    """Writes `examples` as a ``label``/``text`` TSV (the layout of ../shared/data) that `read_labelled` reads back.
+
+    Raises:
+        DataError: a text or label holding a tab or a line break, which the layout cannot hold.
+    """
+    for text, label in zip(examples.texts, examples.labels):
+        if any(c in value for value in (text, label) for c in "\t\n\r"):
+            raise DataError(f"{path}: cannot write {text[:40]!r} ({label!r}) as TSV: it holds a tab or a line break.")
+    lines = ["label\ttext", *(f"{label}\t{text}" for text, label in zip(examples.texts, examples.labels))]
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def read_labelled(

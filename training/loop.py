@@ -119,7 +119,7 @@ def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite:
     if resume:
         if state is None:
             raise RunStateError(f"Nothing to resume: {work_dir} holds no checkpoint. Start the run without --resume.")
-        saved = type(config).from_dict(json.loads(saved_path.read_text("utf-8")))
+        saved = type(config).from_saved(json.loads(saved_path.read_text("utf-8")))
         differences = [d for d in config.differences(saved) if d.split(":")[0] not in RESUMABLE_CHANGES]
         if differences:
             raise RunStateError(

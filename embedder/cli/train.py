@@ -27,6 +27,9 @@ from embedder.cli import default_of
 from training.config import (
     ARCHITECTURES,
     DISTRIBUTIONS,
+    EXTEND_WITH_VECTORS,
+    FEW_SHOT_MAX_PER_CLASS,
+    FEW_SHOT_ROUNDS,
     OPTIMIZERS,
     PRECISIONS,
     SCHEDULES,
@@ -72,42 +75,43 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--format", dest="file_format", choices=FORMATS, help="default: by suffix")
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, settings: type) -> None:
+    """The optimisation, hardware and run flags; help shows `settings`' defaults (train and finetune differ)."""
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=int, help=f"most epochs ({_shown(RunConfig, 'epochs')})")
-    group.add_argument("--batch-size", type=int, help=f"global batch size ({_shown(RunConfig, 'batch_size')})")
-    group.add_argument("--optimizer", choices=OPTIMIZERS, help=f"({_shown(RunConfig, 'optimizer')})")
-    group.add_argument("--learning-rate", type=float, help=f"peak learning rate ({_shown(RunConfig, 'learning_rate')})")
-    group.add_argument("--schedule", choices=SCHEDULES, help=f"({_shown(RunConfig, 'schedule')})")
+    group.add_argument("--epochs", type=int, help=f"most epochs ({_shown(settings, 'epochs')})")
+    group.add_argument("--batch-size", type=int, help=f"global batch size ({_shown(settings, 'batch_size')})")
+    group.add_argument("--optimizer", choices=OPTIMIZERS, help=f"({_shown(settings, 'optimizer')})")
+    group.add_argument("--learning-rate", type=float, help=f"peak learning rate ({_shown(settings, 'learning_rate')})")
+    group.add_argument("--schedule", choices=SCHEDULES, help=f"({_shown(settings, 'schedule')})")
     group.add_argument(
-        "--warmup-epochs", type=float, help=f"linear warm-up in epochs ({_shown(RunConfig, 'warmup_epochs')})"
+        "--warmup-epochs", type=float, help=f"linear warm-up in epochs ({_shown(settings, 'warmup_epochs')})"
     )
-    group.add_argument("--weight-decay", type=float, help=f"for adamw ({_shown(RunConfig, 'weight_decay')})")
+    group.add_argument("--weight-decay", type=float, help=f"for adamw ({_shown(settings, 'weight_decay')})")
     group.add_argument(
-        "--clipnorm", type=float, help=f"gradient norm clip ({_shown(RunConfig, 'clipnorm')}; 0 turns it off)"
+        "--clipnorm", type=float, help=f"gradient norm clip ({_shown(settings, 'clipnorm')}; 0 turns it off)"
     )
-    group.add_argument("--label-smoothing", type=float, help=f"({_shown(RunConfig, 'label_smoothing')})")
+    group.add_argument("--label-smoothing", type=float, help=f"({_shown(settings, 'label_smoothing')})")
     group.add_argument(
         "--patience",
         type=int,
-        help=f"early stopping patience in epochs; 0 never stops ({_shown(RunConfig, 'patience')})",
+        help=f"early stopping patience in epochs; 0 never stops ({_shown(settings, 'patience')})",
     )
-    group.add_argument("--seed", type=int, help=f"({_shown(RunConfig, 'seed')})")
+    group.add_argument("--seed", type=int, help=f"({_shown(settings, 'seed')})")
     group.add_argument("--deterministic", action="store_true", default=None, help="TensorFlow op determinism")
     group.add_argument("--head", nargs="+", metavar="KEY=VALUE", help="ClassificationHead arguments")
     hardware = parser.add_argument_group("hardware")
-    hardware.add_argument("--precision", choices=PRECISIONS, help=f"({_shown(RunConfig, 'precision')})")
+    hardware.add_argument("--precision", choices=PRECISIONS, help=f"({_shown(settings, 'precision')})")
     hardware.add_argument(
         "--distribution",
         choices=DISTRIBUTIONS,
-        help=f"auto: TF_CONFIG → multi_worker, several GPUs → mirrored ({_shown(RunConfig, 'distribution')})",
+        help=f"auto: TF_CONFIG → multi_worker, several GPUs → mirrored ({_shown(settings, 'distribution')})",
     )
     run = parser.add_argument_group("run")
     run.add_argument("--out", required=True, help="model base path; the export becomes its next version")
     run.add_argument(
         "--export-precision",
         choices=contract.EXPORT_PRECISIONS,
-        help=f"what the export computes in ({_shown(RunConfig, 'export_precision')}); see docs/SERVING.md",
+        help=f"what the export computes in ({_shown(settings, 'export_precision')}); see docs/SERVING.md",
     )
     run.add_argument("--config", help="JSON settings (or a model's run_config.json) that the flags override")
     run.add_argument("--work-dir", help="checkpoints and TensorBoard logs (default: OUT.run)")
@@ -127,7 +131,11 @@ def register(subparsers) -> None:
     _add_data_options(train)
     model = train.add_argument_group("model")
     model.add_argument("--encoder", nargs="+", metavar="KEY=VALUE", help="encoder arguments, e.g. rnn_units=128")
-    model.add_argument("--max-length", type=int, help=f"tokens read per text ({_shown(TrainConfig, 'max_length')})")
+    model.add_argument(
+        "--max-length",
+        type=int,
+        help="tokens read per text (default: the training texts' 95th length percentile, rounded up to 8, 16-512)",
+    )
     model.add_argument(
         "--vocabulary-size", type=int, help=f"most vocabulary entries ({_shown(TrainConfig, 'vocabulary_size')})"
     )
@@ -139,11 +147,14 @@ def register(subparsers) -> None:
     model.add_argument(
         "--no-lowercase", dest="lowercase", action="store_false", default=None, help="keep the texts' case"
     )
-    model.add_argument("--word-vectors", help="'glove-50d' (extra: glove) or a GloVe text file (default: none)")
+    model.add_argument(
+        "--word-vectors",
+        help=f"'glove-50d', a GloVe text file, or 'none' for random vectors ({_shown(TrainConfig, 'word_vectors')})",
+    )
     model.add_argument(
         "--extend-vocabulary",
         type=int,
-        help=f"add this many frequent word-vector words ({_shown(TrainConfig, 'extend_vocabulary')})",
+        help=f"add this many frequent word-vector words (default {EXTEND_WITH_VECTORS} with word vectors, else 0)",
     )
     model.add_argument("--freeze-word-vectors", action="store_true", default=None)
     model.add_argument(
@@ -157,7 +168,7 @@ def register(subparsers) -> None:
         choices=contract.CHUNK_POOLINGS,
         help=f"how chunk vectors are pooled ({_shown(TrainConfig, 'chunk_pooling')})",
     )
-    _add_run_options(train)
+    _add_run_options(train, TrainConfig)
     train.set_defaults(handler=run_train)
 
     finetune = subparsers.add_parser(
@@ -211,8 +222,19 @@ def register(subparsers) -> None:
         help="first vectors of new words: 'glove-50d', a GloVe text file, or 'none' (the [UNK] row) "
         f"({_shown(FinetuneConfig, 'new_word_vectors')})",
     )
+    finetune.add_argument(
+        "--few-shot",
+        dest="few_shot_iterations",
+        type=int,
+        nargs="?",
+        const=FEW_SHOT_ROUNDS,
+        metavar="ROUNDS",
+        help="SetFit's contrastive stage first: an epoch on ROUNDS rounds of pairs built from the labels, then the "
+        f"classifier (--few-shot alone: {FEW_SHOT_ROUNDS}, SetFit's default; 0: off; default: {FEW_SHOT_ROUNDS} "
+        f"rounds for at most {FEW_SHOT_MAX_PER_CLASS} training examples per class, else off)",
+    )
     _add_data_options(finetune)
-    _add_run_options(finetune)
+    _add_run_options(finetune, FinetuneConfig)
     finetune.set_defaults(handler=run_finetune)
 
     evaluate = subparsers.add_parser("evaluate", help="accuracy, macro-F1, confusion matrix; or pair correlations")
@@ -271,6 +293,8 @@ def _settings(args: argparse.Namespace, config_class):
         except (OSError, json.JSONDecodeError) as error:
             raise CommandError(f"--config {args.config}: {error}") from None
         settings = dict(document.get("settings", document))
+        if "settings" in document:  # a run's saved document: settings added since take what that run did
+            settings = {**config_class.saved_before, **settings}
     try:
         flags = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and v is not None}
         for name in ("encoder", "head"):
@@ -279,8 +303,9 @@ def _settings(args: argparse.Namespace, config_class):
         settings.update(flags)
         if settings.get("clipnorm") == 0:
             settings["clipnorm"] = None
-        if settings.get("new_word_vectors") == "none":
-            settings["new_word_vectors"] = None
+        for name in ("new_word_vectors", "word_vectors"):
+            if settings.get(name) == "none":
+                settings[name] = None
         return config_class.from_dict(settings)
     except (TypeError, ValueError, argparse.ArgumentTypeError) as error:
         message = str(error)

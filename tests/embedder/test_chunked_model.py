@@ -78,6 +78,7 @@ def chunked_export(tmp_path_factory):
     folder = tmp_path_factory.mktemp("chunked")
     train = write_tsv(folder / "train.tsv", keyword_sentences(64, seed=20, min_words=10, max_words=30))
     args = ["train", "--arch", "classic", "--train", train, "--epochs", "1", "--batch-size", "16", "--quiet"]
+    args += ["--word-vectors", "none"]
     args += ["--max-length", "32", "--chunk-length", "8", "--chunk-pooling", "attention", "--out", str(folder / "m")]
     args += ["--head", "hidden_layers=0", "--encoder", "embedding_dim=8", "rnn_units=4", "attention_units=4"]
     assert main(args) == 0

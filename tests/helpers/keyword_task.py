@@ -55,6 +55,9 @@ def keyword_config(files, architecture, **overrides):
         batch_size=16,
         epochs=6,
         learning_rate=3e-3,
+        schedule="constant",
+        warmup_epochs=0.0,
+        word_vectors=None,  # random vectors of the small embedding_dim: the keyword task needs no GloVe
         patience=0,
     )
     return TrainConfig(**(values | overrides))

@@ -79,7 +79,7 @@ def test_trains_and_exports_a_model_when_none_is_exported(tmp_path):
         models_dir=str(tmp_path / "models"),
         epochs=1,
         train_path=str(train),
-        encoder=("embedding_dim=8", "rnn_units=6", "attention_units=5", "attention_hops=2"),
+        encoder=("rnn_units=6", "attention_units=5", "attention_hops=2"),  # GloVe-50d, the default vectors
         work_dir=str(tmp_path / "run"),
     )
     messages = []

@@ -33,6 +33,7 @@ def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(keyword_files
         epochs=5,
         learning_rate=3e-3,
         schedule="cosine",  # the schedule must resume at the right step
+        word_vectors=None,
         patience=0,
         deterministic=True,
     )

@@ -112,7 +112,8 @@ def test_label_only_in_dev_and_missing_settings_exit_2(keyword_files, tmp_path, 
 
 def test_train_takes_the_penalty_norm_and_the_export_records_it(keyword_files, tmp_path, capsys):
     base = ["train", "--arch", "structured", "--train", keyword_files["train"], "--dev", keyword_files["dev"]]
-    tiny = ["--epochs", "1", "--max-length", "12", "--quiet", "--head", "hidden_layers=0", "--encoder"]
+    tiny = ["--epochs", "1", "--max-length", "12", "--quiet", "--word-vectors", "none", "--head", "hidden_layers=0"]
+    tiny += ["--encoder"]
     tiny += ["embedding_dim=8", "rnn_units=4", "attention_units=4", "attention_hops=2"]
     assert main([*base, *tiny, "penalty_norm=l1", "--out", str(tmp_path / "bad")]) == 2
     assert "argument `penalty_norm`, expected one of 'frobenius', 'squared'" in capsys.readouterr().err

@@ -41,9 +41,9 @@ def test_encoder_dict_is_copied():
         ({"precision": "float8"}, r"argument `precision`.*Received: precision='float8'"),
         ({"distribution": "tpu"}, r"argument `distribution`.*Received: distribution='tpu'"),
         ({"dev_fraction": 1.0}, r"argument `dev_fraction`.*Received: dev_fraction=1.0"),
-        ({"extend_vocabulary": 100}, r"argument `extend_vocabulary`, expected 0 when no word_vectors"),
+        ({"extend_vocabulary": 100, "word_vectors": None}, r"`extend_vocabulary`, expected 0 when no word_vectors"),
         ({"learning_rate": -1}, r"argument `learning_rate`, expected a number > 0. Received: learning_rate=-1"),
-        ({"chunk_length": 128}, r"argument `chunk_length`, expected fewer tokens than max_length=128 or None"),
+        ({"chunk_length": 128, "max_length": 128}, r"`chunk_length`, expected fewer tokens than max_length=128"),
         ({"chunk_length": 0}, r"argument `chunk_length`, expected a positive integer or None"),
         ({"chunk_length": 32, "chunk_pooling": "max"}, r"`chunk_pooling`, expected one of 'mean', 'attention'"),
         ({"chunk_pooling": "mean"}, r"`chunk_pooling`, expected 'attention' \(the default\) when chunk_length"),
@@ -78,3 +78,53 @@ def test_finetune_flags_for_new_words():
     assert (settings.new_words, settings.new_word_min_count, settings.new_word_vectors) == (0, 3, None)
     with pytest.raises(ValueError, match="argument `new_words`, expected a non-negative integer"):
         FinetuneConfig(source="m", train_path="t.tsv", new_words=-1)
+
+
+def test_train_defaults_are_the_swept_ones_and_extension_follows_the_word_vectors():
+    config = TrainConfig(architecture="classic", train_path="t.tsv")
+    assert (config.word_vectors, config.extend_vocabulary, config.max_length) == ("glove-50d", 20000, None)
+    assert (config.epochs, config.learning_rate, config.schedule, config.warmup_epochs) == (15, 2e-3, "cosine", 0.5)
+    random_vectors = TrainConfig(architecture="classic", train_path="t.tsv", word_vectors=None)
+    assert random_vectors.extend_vocabulary == 0
+    assert TrainConfig.from_dict(config.to_dict()) == config  # the resolved extension round-trips
+    assert config.encoder_arguments() == {"dropout": 0.3}  # recurrent encoders: the swept dropout
+    assert TrainConfig(architecture="classic", train_path="t", encoder={"dropout": 0.0}).encoder_arguments() == {
+        "dropout": 0.0
+    }
+    assert TrainConfig(architecture="transformer", train_path="t").encoder_arguments() == {}
+    with pytest.raises(ValueError, match="extend_vocabulary"):
+        TrainConfig(architecture="classic", train_path="t.tsv", word_vectors=None, extend_vocabulary=5)
+
+
+def test_max_length_for_takes_the_95th_percentile_rounded_up_within_range():
+    from training.data import max_length_for
+
+    assert max_length_for([10] * 96 + [200] * 4) == 16  # the 95th percentile is 10 → 16, the floor
+    assert max_length_for(list(range(1, 101))) == 96  # 95.05 → the next multiple of 8
+    assert max_length_for([5000] * 10) == 512
+    with pytest.raises(ValueError, match="no text lengths"):
+        max_length_for([])
+
+
+def test_few_shot_setting_checks_and_round_trips():
+    config = FinetuneConfig(source="m", train_path="t", few_shot_iterations=20)
+    assert FinetuneConfig.from_dict(config.to_dict()) == config
+    automatic = FinetuneConfig(source="m", train_path="t")
+    assert automatic.few_shot_iterations is None and FinetuneConfig.from_dict(automatic.to_dict()) == automatic
+    before = automatic.to_dict()
+    del before["few_shot_iterations"]
+    assert FinetuneConfig.from_saved(before).few_shot_iterations == 0  # a run saved before the option: what ran
+    assert FinetuneConfig.from_dict(before).few_shot_iterations is None  # settings given now: decided from the data
+    from training.config import few_shot_rounds_for
+
+    assert [few_shot_rounds_for(n, 6) for n in (48, 384, 385)] == [20, 20, 0]
+    with pytest.raises(ValueError, match=r"argument `few_shot_iterations`, expected 0 with pairs"):
+        FinetuneConfig(source="m", train_path="t", pairs=True, few_shot_iterations=5)
+    from embedder.cli import build_parser
+    from embedder.cli.train import _settings
+    from training.config import FEW_SHOT_ROUNDS
+
+    base = ["finetune", "--from", "m", "--train", "t.tsv", "--out", "o"]
+    assert _settings(build_parser().parse_args([*base, "--few-shot"]), FinetuneConfig).few_shot_iterations == 20
+    assert FEW_SHOT_ROUNDS == 20
+    assert _settings(build_parser().parse_args([*base, "--few-shot", "5"]), FinetuneConfig).few_shot_iterations == 5

@@ -113,3 +113,12 @@ def test_holdout_is_seeded_stratified_and_disjoint():
     assert sorted(dev.labels) == ["a"] * 12 + ["b"] * 6 + ["c"] * 2
     with pytest.raises(ValueError, match=r"argument `fraction`.*Received: fraction=1.5"):
         split_holdout(examples, fraction=1.5)
+
+
+def test_write_labelled_round_trips_and_refuses_what_tsv_cannot_hold(tmp_path):
+    from training.data import LabelledExamples, write_labelled
+
+    examples = LabelledExamples(("a café", "b 'quoted' \"text\""), ("x", "y"))
+    assert read_labelled(write_labelled(examples, tmp_path / "out.tsv")) == examples
+    with pytest.raises(DataError, match="holds a tab or a line break"):
+        write_labelled(LabelledExamples(("two\tcolumns",), ("x",)), tmp_path / "bad.tsv")

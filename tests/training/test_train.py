@@ -129,3 +129,24 @@ def test_a_run_without_pretrained_vectors_says_so(small_keyword_files, tmp_path,
     with caplog.at_level(logging.WARNING, logger="training"):
         train(config, None, work_dir=tmp_path / "run", verbose=0)
     assert "Training without pretrained word vectors" in caplog.text
+
+
+def test_max_length_none_reads_the_training_texts_95th_length_percentile(small_keyword_files, tmp_path):
+    from embedder.text_preprocessor import text_lengths
+    from training.data import max_length_for, read_labelled
+
+    config = keyword_config(small_keyword_files, "classic", epochs=1, max_length=None)
+    result = train(config, None, work_dir=tmp_path / "run", verbose=0)
+    lengths = text_lengths(read_labelled(small_keyword_files["train"]).texts)
+    expected = max_length_for(lengths)
+    assert result.extra["max_length"] == expected == result.embedder.preprocessor.max_length
+    assert text_lengths(["don't stop!", "", "a  b"]) == [4, 0, 2]  # the graph's split: "do n't stop !"
+
+
+def test_an_embedding_dim_other_than_the_word_vectors_names_both_ways_out(small_keyword_files, tmp_path):
+    path = tmp_path / "vectors.txt"
+    path.write_text("apple 1 0 0 0\ntiger 0 1 0 0\n", encoding="utf-8")
+    config = keyword_config(small_keyword_files, "classic", epochs=1, word_vectors=str(path))
+    assert config.encoder["embedding_dim"] != 4
+    with pytest.raises(ValueError, match=r"4-dimensional .* leave embedding_dim out, or .*--word-vectors none"):
+        train(config, None, work_dir=tmp_path / "run", verbose=0)

@@ -1,0 +1,340 @@
+"""The sweep that chose `embedder train`'s defaults, on dev splits only.
+
+Every configuration trains the classic encoder (the architecture `embedder train` uses when `--arch` is not given;
+docs/RESULTS.md and the penalty ablation measured it best or tied on every dataset) and is scored by its best dev
+accuracy (early stopping on the same dev file). The test files are not read while choosing; `--test` reports the
+chosen configuration's test accuracy once, afterwards, beside the old defaults'. TREC and 20ng have no dev split:
+a fixed, stratified 10 % hold-out of their training files (seed 0) is written once and used by every run, so
+configurations differ only in their settings and seed.
+
+Configurations (`CONFIGS`): "today's defaults" (what `embedder train --arch classic` trained before this sweep:
+random word vectors, constant learning rate 1e-3, 128 tokens, encoder dropout 0.1), the candidate (`CANDIDATE`:
+GloVe-50d + 20,000 extra GloVe words, cosine schedule with half an epoch of warm-up, learning rate 2e-3, encoder
+dropout 0.3, `max_length` from the training texts' 95th length percentile), and the candidate with one setting
+changed at a time. Seeds run in the outer loop, so a stopped sweep has every configuration at the same number of
+seeds; `--resume` continues it.
+
+Usage:
+    python bench/defaults_sweep.py --datasets trec sst2 --seeds 3 --resume     # → docs/results/defaults-sweep.json
+    python bench/defaults_sweep.py --render                                     # → docs/results/defaults-sweep.md
+    python bench/defaults_sweep.py --test --resume     # then, once: the chosen defaults and the old ones on test
+    python bench/defaults_sweep.py --quick --data DIR --out OUT.json            # pipeline check on tiny data
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "docs" / "results"
+OUTPUT = RESULTS / "defaults-sweep.json"
+DATASETS = ("trec", "sst2", "20ng")
+TODAY = "today's defaults"
+#: Issue 13's from-scratch targets (test accuracy %, default flags).
+TEST_TARGETS = {"trec": 94.0, "sst2": 85.0, "20ng": 87.0}
+CANDIDATE_NAME = "candidate"
+
+#: The candidate defaults (TrainConfig settings; "max_length": None means the 95th length percentile).
+CANDIDATE = {
+    "word_vectors": "glove-50d",
+    "extend_vocabulary": 20000,
+    "schedule": "cosine",
+    "warmup_epochs": 0.5,
+    "learning_rate": 2e-3,
+    "encoder": {"dropout": 0.3},
+    "max_length": None,
+    "epochs": 10,
+    "patience": 3,
+    "batch_size": 32,
+}
+
+#: `embedder train --arch classic`'s settings before this sweep (TrainConfig's defaults then), pinned here.
+BEFORE = {
+    "word_vectors": None,
+    "extend_vocabulary": 0,
+    "schedule": "constant",
+    "warmup_epochs": 0.0,
+    "learning_rate": 1e-3,
+    "encoder": {"dropout": 0.1},  # the encoders' own default, which `embedder train` passed on then
+    "max_length": 128,
+    "epochs": 10,
+    "patience": 3,
+    "batch_size": 32,
+}
+
+#: name → the settings that differ from the candidate (None: the settings before the sweep, `BEFORE`).
+CONFIGS = {
+    TODAY: None,
+    CANDIDATE_NAME: {},
+    "no GloVe (random vectors)": {"word_vectors": None, "extend_vocabulary": 0, "encoder": {"dropout": 0.3}},
+    "no extra GloVe words": {"extend_vocabulary": 0},
+    "constant learning rate": {"schedule": "constant", "warmup_epochs": 0.0},
+    "learning rate 1e-3": {"learning_rate": 1e-3},
+    "learning rate 4e-3": {"learning_rate": 4e-3},
+    "encoder dropout 0.1": {"encoder": {"dropout": 0.1}},
+    "encoder dropout 0.5": {"encoder": {"dropout": 0.5}},
+    "6 epochs": {"epochs": 6},
+    "15 epochs": {"epochs": 15},
+    "batch size 64": {"batch_size": 64},
+}
+
+
+def split_files(name: str, data: Path, folder: Path) -> dict:
+    """{"train", "dev"} files of `name`: the shared dev split, or a fixed 10 % hold-out of train (seed 0)."""
+    source = data / name
+    if (source / "dev.tsv").is_file():
+        return {"train": source / "train.tsv", "dev": source / "dev.tsv", "test": source / "test.tsv"}
+    from training.data import read_labelled, split_holdout, write_labelled
+
+    target = folder / name
+    files = {"train": target / "train.tsv", "dev": target / "dev.tsv"}
+    if not all(path.is_file() for path in files.values()):
+        target.mkdir(parents=True, exist_ok=True)
+        train, dev = split_holdout(read_labelled(source / "train.tsv"), fraction=0.1, seed=0)
+        write_labelled(train, files["train"])
+        write_labelled(dev, files["dev"])
+    return files | {"test": source / "test.tsv"}
+
+
+def settings_for(name: str, quick: bool) -> dict:
+    """The TrainConfig settings of configuration `name` (without data paths and seed)."""
+    changes = CONFIGS[name]
+    if changes is None:
+        settings = dict(BEFORE)
+    else:
+        settings = CANDIDATE | changes
+        settings["encoder"] = CANDIDATE["encoder"] | changes.get("encoder", {})
+        if settings["word_vectors"] is None:
+            settings["encoder"] = settings["encoder"] | {"embedding_dim": 128}
+    if quick:
+        settings = settings | {"epochs": 1, "extend_vocabulary": min(settings.get("extend_vocabulary", 0), 200)}
+        settings["encoder"] = settings.get("encoder", {}) | {"rnn_units": 8, "attention_units": 8}
+        settings["head"] = {"hidden_units": 8}
+    return settings
+
+
+def run_one(dataset: str, name: str, seed: int, files: dict, quick: bool, work: Path, test: bool = False) -> dict:
+    from embedder.text_preprocessor import text_lengths
+    from training.config import TrainConfig
+    from training.data import max_length_for, read_labelled
+    from training.train import train
+
+    settings = settings_for(name, quick)
+    if "max_length" in settings and settings["max_length"] is None:
+        settings["max_length"] = max_length_for(text_lengths(read_labelled(files["train"]).texts))
+    config = TrainConfig(
+        architecture="classic",
+        train_path=str(files["train"]),
+        dev_path=str(files["dev"]),
+        seed=seed,
+        **settings,
+    )
+    result = train(config, None, work_dir=work / f"{dataset}-{seed}-{time.time_ns()}", verbose=0)
+    measured = {}
+    if test:  # the final report, once the configuration is chosen: never read while choosing
+        from training.evaluate import evaluate_classifier
+
+        measured["test_accuracy"] = evaluate_classifier(result.embedder, files["test"]).accuracy
+    return measured | {
+        "dataset": dataset,
+        "config": name,
+        "seed": seed,
+        "dev_accuracy": float(result.dev_score),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "train_wall_s": round(result.wall_time_s, 1),
+        "settings": config.to_dict(),
+    }
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text("utf-8")) if path.is_file() else {"rows": []}
+
+
+def save_row(path: Path, row: dict, header: dict, key_name: str = "rows") -> None:
+    """Adds `row` to `key_name` of the JSON at `path` under a file lock (several sweeps, e.g. one per dataset, may
+    share it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        document = load(path)
+        document.update(header)
+        key = (row["dataset"], row["config"], row["seed"])
+        kept = [r for r in document.get(key_name, []) if (r["dataset"], r["config"], r["seed"]) != key]
+        document[key_name] = kept + [row]
+        path.write_text(json.dumps(document, indent=1) + "\n", "utf-8")
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    """Per dataset and configuration: dev accuracy mean ± std over seeds, and the gap to the dataset's best mean."""
+    table = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        entries = []
+        for name in dict.fromkeys(r["config"] for r in mine):
+            scores = [100 * r["dev_accuracy"] for r in mine if r["config"] == name]
+            entries.append(
+                {
+                    "dataset": dataset,
+                    "config": name,
+                    "seeds": len(scores),
+                    "mean": statistics.mean(scores),
+                    "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                    "wall_s": statistics.mean(r["train_wall_s"] for r in mine if r["config"] == name),
+                }
+            )
+        best = max(e["mean"] for e in entries)
+        for entry in entries:
+            entry["gap_to_best"] = entry["mean"] - best
+        table.extend(entries)
+    return table
+
+
+def choose(table: list[dict]) -> str | None:
+    """The configuration with the best dev accuracy averaged over the datasets, among those run on all of them."""
+    datasets = {e["dataset"] for e in table}
+    means: dict[str, list[float]] = {}
+    for entry in table:
+        means.setdefault(entry["config"], []).append(entry["mean"])
+    complete = {name: statistics.mean(v) for name, v in means.items() if len(v) == len(datasets)}
+    return max(complete, key=complete.get) if complete else None
+
+
+def default_differences(name: str) -> list[str]:
+    """How `embedder train`'s defaults (TrainConfig's) differ from configuration `name`'s settings."""
+    from training.config import TrainConfig
+
+    defaults = TrainConfig(architecture="classic", train_path="t.tsv")
+    differences = []
+    for key, value in settings_for(name, quick=False).items():
+        default = getattr(defaults, key)
+        if key == "encoder":  # what the encoder gets: TrainConfig's encoder settings over the encoder's defaults
+            from embedder.encoders.factory import build_encoder
+
+            built = build_encoder("classic", 10, **defaults.encoder_arguments()).get_config()
+            default = {k: built.get(k) for k in value}
+        if default != value:
+            differences.append(f"{key}: default {default!r}, swept {value!r}")
+    return differences
+
+
+def render(path: Path) -> str:
+    document = load(path)
+    table = summary(document["rows"])
+    lines = [
+        "# Defaults sweep (dev accuracy, classic encoder)",
+        "",
+        f"`{document.get('command', 'python bench/defaults_sweep.py')}` on {document.get('machine', '?')}; "
+        "mean ± std over seeds of the best dev accuracy (%). Test files never read.",
+        "",
+        "| dataset | configuration | seeds | dev accuracy | vs best | train s |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for e in table:
+        lines.append(
+            f"| {e['dataset']} | {e['config']} | {e['seeds']} | {e['mean']:.1f} ± {e['std']:.1f} | "
+            f"{e['gap_to_best']:+.1f} | {e['wall_s']:.0f} |"
+        )
+    chosen = choose(table)
+    tests = document.get("test_rows", [])
+    if tests:
+        lines += [
+            "",
+            "## Test accuracy, measured once after the choice",
+            "",
+            f"`{document.get('test_command', 'python bench/defaults_sweep.py --test')}`: the chosen configuration "
+            "(`embedder train`'s defaults) and the settings before the sweep, trained on the same training data and "
+            "dev file as above, then scored on the test file.",
+            "",
+            "| dataset | configuration | seeds | test accuracy | target |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for dataset in dict.fromkeys(r["dataset"] for r in tests):
+            for name in dict.fromkeys(r["config"] for r in tests if r["dataset"] == dataset):
+                scores = [100 * r["test_accuracy"] for r in tests if (r["dataset"], r["config"]) == (dataset, name)]
+                spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+                target = TEST_TARGETS.get(dataset)
+                lines.append(
+                    f"| {dataset} | {name} | {len(scores)} | {statistics.mean(scores):.1f} ± {spread:.1f} | "
+                    f"{'–' if target is None else f'{target:.1f}'} |"
+                )
+    if chosen is not None:
+        differences = default_differences(chosen)
+        lines += [
+            "",
+            f"Chosen (best dev accuracy averaged over the datasets): **{chosen}**. `embedder train`'s defaults "
+            + ("are its settings." if not differences else "differ from it: " + "; ".join(differences) + "."),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=["trec", "sst2"])
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=DATA, help="folder with <dataset>/train.tsv [dev.tsv]")
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    parser.add_argument("--resume", action="store_true", help="skip the runs the output already holds")
+    parser.add_argument("--quick", action="store_true", help="tiny encoders, 1 epoch: a pipeline check, not a result")
+    parser.add_argument("--render", action="store_true", help="write the table (OUT with .md) and exit")
+    parser.add_argument(
+        "--test",
+        action="store_true",
+        help="after the sweep: train the configuration it chose and the settings before it, and score them on test",
+    )
+    args = parser.parse_args(argv)
+    if args.render:
+        table = render(args.out)
+        args.out.with_suffix(".md").write_text(table, "utf-8")
+        print(table)
+        return 0
+    command = "python bench/defaults_sweep.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    key_name, configs = "rows", args.configs
+    header = {
+        "command": command,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "quick": args.quick,
+        "candidate": CANDIDATE,
+        "configs": {name: CONFIGS[name] for name in args.configs},
+    }
+    if args.test:
+        chosen = choose(summary(load(args.out)["rows"]))
+        if chosen is None:
+            raise SystemExit(f"--test: {args.out} holds no configuration run on every dataset; run the sweep first.")
+        key_name, configs, header = "test_rows", list(dict.fromkeys([TODAY, chosen])), {"test_command": command}
+    done = {(r["dataset"], r["config"], r["seed"]) for r in load(args.out).get(key_name, [])} if args.resume else set()
+    with tempfile.TemporaryDirectory(prefix="defaults-sweep-") as tmp:
+        work = Path(tmp)
+        files = {name: split_files(name, args.data, work / "data") for name in args.datasets}
+        for seed in range(args.seeds):
+            for dataset in args.datasets:
+                for name in configs:
+                    if (dataset, name, seed) in done:
+                        continue
+                    row = run_one(dataset, name, seed, files[dataset], args.quick, work, test=args.test)
+                    print(
+                        f"{dataset} | {name} | seed {seed}: dev {100 * row['dev_accuracy']:.1f} "
+                        f"(best epoch {row['best_epoch']}/{row['epochs_run']}, {row['train_wall_s']:.0f} s)",
+                        flush=True,
+                    )
+                    save_row(args.out, row, header, key_name)
+    print(render(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
