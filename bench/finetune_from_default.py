@@ -61,6 +61,7 @@ def run_default(task: str, seed: int, files: dict, quick: bool, work: Path, sett
     from training.finetune import finetune
 
     settings = dict(settings, epochs=1, freeze_epochs=0) if quick else dict(settings)
+    settings.setdefault("few_shot_iterations", 0)  # the plain fine-tuning these arms measure (small samples included)
     config = FinetuneConfig(
         source=str(pretrained.resolve_model_path("default")),
         train_path=str(files["train"]),
@@ -79,6 +80,7 @@ def run_default(task: str, seed: int, files: dict, quick: bool, work: Path, sett
         "best_epoch": result.best_epoch,
         "train_wall_s": result.wall_time_s,
         "settings": config.to_dict(),
+        **{k: result.extra[k] for k in ("contrastive_pairs", "contrastive_dev_spearman") if k in result.extra},
     }
 
 

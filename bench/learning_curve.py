@@ -3,7 +3,7 @@
 
 For each dataset, number of examples per class k and seed (0, 1, 2), k examples of every class are drawn from the
 training pool with the seed (a class with fewer takes all of them; one seed's samples are nested, the k = 8 sample
-lies inside the k = 16 one), and three arms are measured on that same sample, in the same run:
+lies inside the k = 16 one), and four arms are measured on that same sample, in the same run:
 
 - ``finetune``: `embedder finetune --from default` run exactly as bench/finetune_from_default.py runs it
   (`finetune_from_default.run_default`), with the settings its dev selection chose for the dataset (the candidate
@@ -17,6 +17,10 @@ lies inside the k = 16 one), and three arms are measured on that same sample, in
   after each: measuring the 872 SST-2 dev sentences after each of hundreds of passes would cost far more than the
   training on the 2-core machine. The vocabulary grows exactly as without repeats (``new_word_min_count`` is
   multiplied by `repeats`, as every word count is).
+- ``setfit``: the same fine-tuning run with SetFit's contrastive stage first (`embedder finetune --few-shot`,
+  `training.few_shot`): one epoch on 20 rounds of pairs built from the sample's labels (each distinct example once
+  per round with one example of its class, score 1, and one of another class, score 0), then the run above from
+  the encoder that stage trained. It isolates what the pairs add.
 - ``frozen``: the shipped `default` model's vectors (``embedder.pretrained.load("default").encode``), standardised,
   and a logistic regression whose C is chosen on dev from a small grid (`distill_measures.transfer_accuracy`, the
   frozen-transfer measure of bench/pretrained.py).
@@ -56,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import compare, doc_markers, finetune_from_default  # noqa: E402
 from bench import distill_measures as measures  # noqa: E402
-from training.data import LabelledExamples, read_labelled, split_holdout  # noqa: E402
+from training.data import LabelledExamples, read_labelled, split_holdout, write_labelled  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "learning-curve.json"
 PLOT = ROOT / "docs" / "img" / "learning-curve.png"
@@ -66,13 +70,16 @@ END = "<!-- learning-curve:end -->"
 DATASETS = ("trec", "sst2")
 KS = (8, 16, 64, 256)
 SEEDS = (0, 1, 2)
-ARMS = ("finetune", "frozen", "tfidf")
+ARMS = ("finetune", "setfit", "frozen", "tfidf")
 ARM_NAMES = {
     "finetune": "fine-tuned from default",
+    "setfit": "same, SetFit pairs first",
     "frozen": "frozen default + logistic regression",
     "tfidf": "TF-IDF + logistic regression",
 }
 MIN_STEPS = 300
+#: The ``setfit`` arm's rounds of label pairs (`embedder finetune --few-shot`'s default, SetFit's `num_iterations`).
+SETFIT_ROUNDS = 20
 TFIDF_C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 QUICK_ROWS = 200
 logger = logging.getLogger("bench.learning_curve")
@@ -112,13 +119,6 @@ def sample_per_class(examples: LabelledExamples, k: int, seed: int) -> LabelledE
     return examples.subset(sorted(chosen))
 
 
-def write_labelled(examples: LabelledExamples, path: Path) -> Path:
-    """`examples` as an unquoted label/text TSV, the layout of ../shared/data."""
-    lines = ["label\ttext"] + [f"{label}\t{text}" for text, label in zip(examples.texts, examples.labels)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 # ------------------------------------------------------------------------------------------------------- arms
 def selected_settings(dataset: str, results: Path = finetune_from_default.RESULTS) -> tuple[str, dict]:
     """The fine-tuning candidate with the best dev accuracy in finetune_from_default's dev selection, and its
@@ -136,10 +136,12 @@ def repeats(settings: dict, train_examples: int, min_steps: int = MIN_STEPS) -> 
     return times
 
 
-def finetune_arm(dataset, seed, sample, dev, files, work: Path, quick: bool) -> dict:
+def finetune_arm(dataset, seed, sample, dev, files, work: Path, quick: bool, few_shot: int = 0) -> dict:
     from training.config import FinetuneConfig
 
     name, settings = selected_settings(dataset)
+    if few_shot:
+        settings = dict(settings, few_shot_iterations=few_shot)
     times = repeats(settings, len(sample))
     min_count = settings.get("new_word_min_count", FinetuneConfig.__dataclass_fields__["new_word_min_count"].default)
     settings = dict(settings, new_word_min_count=min_count * times)  # every word count is `times` larger
@@ -158,6 +160,7 @@ def finetune_arm(dataset, seed, sample, dev, files, work: Path, quick: bool) -> 
         "repeats": times,
         "planned_steps": -(-len(repeated) // settings["batch_size"]) * row["settings"]["epochs"],
         "selected": name,
+        **({"contrastive_pairs": row["contrastive_pairs"]} if "contrastive_pairs" in row else {}),
         "settings": {k: v for k, v in row["settings"].items() if k not in ("train_path", "dev_path")},
     }
 
@@ -227,6 +230,31 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
+def few_shot_gains(rows: list[dict]) -> dict[int, dict[str, float]]:
+    """{k: {dataset: dev accuracy × 100 of ``setfit`` minus ``finetune`` (means over seeds), "mean": their mean}}
+    for every k where both arms were measured on every dataset."""
+    gains: dict[int, dict[str, float]] = {}
+    for k in sorted({r["k"] for r in rows if r["arm"] == "setfit"}):
+        per_dataset = {}
+        for dataset in DATASETS:
+            arms = {
+                arm: [r["dev_accuracy"] for r in rows if (r["dataset"], r["k"], r["arm"]) == (dataset, k, arm)]
+                for arm in ("setfit", "finetune")
+            }
+            if all(arms.values()):
+                per_dataset[dataset] = 100 * (statistics.mean(arms["setfit"]) - statistics.mean(arms["finetune"]))
+        if len(per_dataset) == len(DATASETS):
+            gains[k] = per_dataset | {"mean": statistics.mean(per_dataset.values())}
+    return gains
+
+
+def few_shot_threshold(rows: list[dict]) -> int | None:
+    """The largest measured examples-per-class where SetFit's stage gained dev accuracy on average over the
+    datasets: up to it, `embedder finetune` runs the stage by default (`training.config.FEW_SHOT_MAX_PER_CLASS`)."""
+    gaining = [k for k, gain in few_shot_gains(rows).items() if gain["mean"] > 0]
+    return max(gaining) if gaining else None
+
+
 def table(document: dict) -> str:
     """Test accuracy % (mean ± std over seeds) per dataset and k, one column per arm; a cell with fewer than three
     seeds says how many (one seed: no std), one not measured is "–"."""
@@ -246,6 +274,18 @@ def table(document: dict) -> str:
                     note = "" if cell["seeds"] >= len(SEEDS) else f" ({cell['seeds']} seeds)"
                     cells.append(f"{cell['mean']:.1f} ± {cell['std']:.1f}{note}")
             lines.append(f"| {dataset} | {k} | {' | '.join(cells)} |")
+    gains = few_shot_gains(document.get("rows", []))
+    if gains:
+        described = "; ".join(
+            f"{k} per class: " + ", ".join(f"{name} {value:+.1f}" for name, value in gain.items())
+            for k, gain in gains.items()
+        )
+        threshold = few_shot_threshold(document["rows"])
+        lines += [
+            "",
+            f"SetFit pairs first, dev accuracy minus plain fine-tuning's (means over seeds): {described}. Largest size "
+            f"with a mean gain, up to which `embedder finetune` runs the stage by default: {threshold} per class.",
+        ]
     return "\n".join(lines)
 
 
@@ -259,7 +299,7 @@ def plot(document: dict, path: Path = PLOT) -> Path:
     found = document.get("summary", {})
     figure, axes = plt.subplots(1, len(DATASETS), figsize=(11, 4))
     for axis, dataset in zip(axes, DATASETS):
-        for arm, color in zip(ARMS, ("#c44e52", "#4c72b0", "#55a868")):
+        for arm, color in zip(ARMS, ("#c44e52", "#8172b2", "#4c72b0", "#55a868")):
             cells = found.get(dataset, {}).get(arm, {})
             if not cells:
                 continue
@@ -316,8 +356,9 @@ def run(document: dict, out: Path, datasets, ks, seeds, arms, quick: bool, publi
                 for k, arm in todo:
                     sample = sample_per_class(pool, k, seed)
                     start = time.perf_counter()
-                    if arm == "finetune":
-                        measured = finetune_arm(dataset, seed, sample, dev, files, work, quick)
+                    if arm in ("finetune", "setfit"):
+                        few_shot = SETFIT_ROUNDS if arm == "setfit" else 0
+                        measured = finetune_arm(dataset, seed, sample, dev, files, work, quick, few_shot)
                     elif arm == "frozen":
                         vectors = vectors or FrozenVectors()
                         measured = frozen_arm(sample, dev, test, vectors, seed)

@@ -165,6 +165,27 @@ def _grow_vocabulary(encoder, preprocessor, texts: list[str], config: FinetuneCo
     return grow_vocabulary(encoder, preprocessor, texts, config.new_words, config.new_word_min_count, vectors)
 
 
+def _decide_few_shot(config: FinetuneConfig) -> FinetuneConfig:
+    """`config` with ``few_shot_iterations=None`` made explicit (`few_shot_rounds_for` the training examples)."""
+    import dataclasses
+
+    from training.config import few_shot_rounds_for
+
+    rounds = 0
+    if not config.pairs:
+        train_examples, _ = load_labelled_data(config)
+        rounds = few_shot_rounds_for(len(train_examples), len(train_examples.label_set))
+        if rounds:
+            logger.info(
+                "%d training examples in %d classes: few-shot, SetFit's contrastive stage first (%d rounds of label "
+                "pairs; --few-shot 0 turns it off)",
+                len(train_examples),
+                len(train_examples.label_set),
+                rounds,
+            )
+    return dataclasses.replace(config, few_shot_iterations=rounds)
+
+
 def finetune(
     config: FinetuneConfig,
     out: str | Path | None,
@@ -184,6 +205,14 @@ def finetune(
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.versions import resolve_version_dir
 
+    if config.few_shot_iterations is None:
+        config = _decide_few_shot(config)
+    if config.few_shot_iterations:
+        from training.few_shot import finetune_few_shot
+
+        return finetune_few_shot(
+            config, out, work_dir=work_dir, resume=resume, overwrite=overwrite, verbose=verbose, strategy=strategy
+        )
     strategy = strategy or select_strategy(config.distribution)
     seed_everything(config.seed, config.deterministic)
     if out is None and work_dir is None:

@@ -69,10 +69,10 @@ def _rows():
 
 def test_table_shows_mean_and_std_per_arm_and_k_and_which_cells_are_measured():
     text = bench.table({"summary": bench.summary(_rows())})
-    assert "| trec | 8 | 80.0 ± 10.0 | – | – |" in text
-    assert "| sst2 | 256 | – | 75.0 (1 seed) | – |" in text
-    assert "| trec | 64 | – | – | 65.0 ± 7.1 (2 seeds) |" in text
-    assert "| trec | 16 | – | – | – |" in text and len(text.splitlines()) == 2 + len(bench.DATASETS) * len(bench.KS)
+    assert "| trec | 8 | 80.0 ± 10.0 | – | – | – |" in text
+    assert "| sst2 | 256 | – | – | 75.0 (1 seed) | – |" in text
+    assert "| trec | 64 | – | – | – | 65.0 ± 7.1 (2 seeds) |" in text
+    assert "| trec | 16 | – | – | – | – |" in text and len(text.splitlines()) == 2 + len(bench.DATASETS) * len(bench.KS)
 
 
 def test_render_writes_the_table_between_the_markers_and_the_plot(tmp_path):
@@ -131,3 +131,24 @@ def test_pretrained_doc_shows_the_json_table():
         (dataset, arm) for dataset in bench.DATASETS for arm in ("frozen", "tfidf")
     }
     assert doc_markers.section(bench.DOC, bench.BEGIN, bench.END) == bench.table(document)
+
+
+def test_finetunes_few_shot_default_is_the_threshold_the_measured_curve_gives():
+    from training.config import FEW_SHOT_MAX_PER_CLASS
+
+    rows = json.loads(bench.RESULTS.read_text())["rows"]
+    assert bench.few_shot_threshold(rows) == FEW_SHOT_MAX_PER_CLASS
+
+
+def test_few_shot_threshold_is_the_largest_size_with_a_mean_dev_gain():
+    def rows(k, trec, sst2):
+        return [
+            dict(dataset=d, k=k, seed=0, arm=arm, dev_accuracy=value, test_accuracy=0.5)
+            for d, (setfit, finetune) in (("trec", trec), ("sst2", sst2))
+            for arm, value in (("setfit", setfit), ("finetune", finetune))
+        ]
+
+    measured = rows(8, (0.6, 0.5), (0.6, 0.6)) + rows(16, (0.6, 0.5), (0.5, 0.59)) + rows(64, (0.7, 0.6), (0.6, 0.6))
+    assert bench.few_shot_gains(measured)[16]["mean"] == pytest.approx(0.5)
+    assert bench.few_shot_threshold(measured) == 64
+    assert bench.few_shot_threshold(rows(8, (0.5, 0.6), (0.5, 0.6))) is None

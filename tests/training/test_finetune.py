@@ -187,3 +187,72 @@ def test_new_domain_words_grow_the_vocabulary_and_are_learned(keyword_models, tm
     assert sorted(vocabulary[len(old_vocabulary) :]) == ["banana", "cello", "lion"]
     accuracy = np.mean([p == label for p, (label, _) in zip(reloaded.predict([t for _, t in test]), test)])
     assert accuracy >= 0.8  # majority class: about 1/3
+
+
+def test_label_pairs_are_setfits_one_positive_and_one_negative_per_example_and_round():
+    from training.data import LabelledExamples
+    from training.few_shot import label_pairs
+
+    examples = LabelledExamples(("a1", "a2", "a3", "b1", "c1"), ("a", "a", "a", "b", "c"))
+    label = dict(zip(examples.texts, examples.labels))
+    pairs = label_pairs(examples, iterations=3, seed=4)
+    assert len(pairs) == 2 * 3 * len(examples)
+    for first, second, score in zip(pairs.first, pairs.second, pairs.scores):
+        assert score == (1.0 if label[first] == label[second] else 0.0)
+        assert score == 0.0 or first != second or label[first] in ("b", "c")  # a lone example pairs with itself
+    assert pairs.scores.count(1.0) == pairs.scores.count(0.0)
+    assert label_pairs(examples, 3, seed=4) == pairs  # seeded
+    with pytest.raises(ValueError, match="at least two classes"):
+        label_pairs(LabelledExamples(("x", "y"), ("a", "a")), 1, 0)
+
+
+def test_few_shot_runs_the_contrastive_stage_then_the_classifier_and_resumes(keyword_models, animal_files, tmp_path):
+    source = keyword_models["transformer"]
+    config = finetune_config(source.version_dir, animal_files, few_shot_iterations=2, epochs=1, dev_path=None)
+    result = finetune(config, tmp_path / "few", work_dir=tmp_path / "run", verbose=0)
+
+    assert result.embedder.labels == ["animal", "other"] and result.version_dir == tmp_path / "few" / "1"
+    assert result.extra["contrastive_pairs"] == 2 * 2 * result.extra["train_examples"]
+    assert -1.0 <= result.extra["contrastive_dev_spearman"] <= 1.0
+    contrastive = tmp_path / "run" / "contrastive-model" / "1"
+    assert result.extra["source"] == str(contrastive)  # the classifier started from the contrastive stage's encoder
+    changed = [
+        not np.array_equal(a, b)
+        for a, b in zip(contrastive_weights(contrastive), source.embedder.encoder.get_weights(), strict=True)
+    ]
+    assert any(changed)
+    # One hold-out for both stages: the classifier's dev examples are the ones the dev pairs were built from.
+    dev_texts = {line.split("\t", 1)[1] for line in (tmp_path / "run" / "dev.tsv").read_text().splitlines()[1:]}
+    pair_texts = {
+        t for line in (tmp_path / "run" / "pairs-dev.tsv").read_text().splitlines()[1:] for t in line.split("\t")[1:]
+    }
+    assert pair_texts <= dev_texts
+    train_texts = {line.split("\t", 1)[1] for line in (tmp_path / "run" / "train.tsv").read_text().splitlines()[1:]}
+    assert not dev_texts & train_texts - {""}
+
+    # --resume after both stages finished: the contrastive stage is not run again.
+    again = finetune(config, tmp_path / "few", work_dir=tmp_path / "run", resume=True, verbose=0)
+    assert "contrastive_dev_spearman" not in again.extra
+    assert not (tmp_path / "run" / "contrastive-model" / "2").exists()
+
+
+def contrastive_weights(version_dir):
+    from embedder.sentence_embedder import SentenceEmbedder
+
+    return SentenceEmbedder.load(version_dir).encoder.get_weights()
+
+
+def test_few_shot_is_decided_from_the_number_of_examples_per_class(tmp_path, caplog):
+    import logging
+
+    from training.finetune import _decide_few_shot
+
+    rows = keyword_sentences(200, seed=3)
+    few = write_tsv(tmp_path / "few.tsv", [(label, text) for label, text, _ in rows][:30])
+    many = write_tsv(tmp_path / "many.tsv", [(label, text) for label, text, _ in rows])
+    with caplog.at_level(logging.INFO, logger="training"):
+        decided = _decide_few_shot(FinetuneConfig(source="m", train_path=few, dev_path=many))
+    assert decided.few_shot_iterations == 20 and "few-shot, SetFit's contrastive stage first" in caplog.text
+    assert _decide_few_shot(FinetuneConfig(source="m", train_path=many, dev_path=few)).few_shot_iterations == 0
+    pair_file = write_tsv(tmp_path / "pairs.tsv", keyword_pairs(5, 1), ("score", "sentence1", "sentence2"))
+    assert _decide_few_shot(FinetuneConfig(source="m", train_path=pair_file, pairs=True)).few_shot_iterations == 0
