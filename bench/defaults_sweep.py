@@ -267,8 +267,9 @@ def render(path: Path) -> str:
                 scores = [100 * r["test_accuracy"] for r in tests if (r["dataset"], r["config"]) == (dataset, name)]
                 spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
                 target = TEST_TARGETS.get(dataset)
+                shown = f"{name} (chosen: `embedder train`'s defaults)" if name == chosen else name
                 lines.append(
-                    f"| {dataset} | {name} | {len(scores)} | {statistics.mean(scores):.1f} ± {spread:.1f} | "
+                    f"| {dataset} | {shown} | {len(scores)} | {statistics.mean(scores):.1f} ± {spread:.1f} | "
                     f"{'–' if target is None else f'{target:.1f}'} |"
                 )
     if chosen is not None:

@@ -210,8 +210,9 @@ class FinetuneConfig(RunConfig):
             epoch on this many rounds of pairs built from the labels (same class: similarity 1, other class: 0), then
             the classifier as usual; 0 skips it. None decides from the data (`few_shot_rounds_for`): 20 rounds
             (SetFit's default) when the training examples number at most 64 per class, where it measured better on
-            dev on average (docs/PRETRAINED.md's learning curve), else none. A settings document from before the option loads
-            as 0, what it ran. Defaults to None.
+            dev on average (docs/PRETRAINED.md's learning curve), and the encoder is not frozen throughout
+            (`freeze_epochs` < `epochs`), else none. Settings saved before the option existed load as 0, what that
+            run did. Defaults to None.
     """
 
     source: str

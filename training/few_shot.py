@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -75,6 +76,12 @@ def _write_pairs(pairs: ScoredPairs, path: Path) -> str:
     return str(path)
 
 
+def _growth(extra: dict) -> dict:
+    """The vocabulary growth a stage's result records (`training.vocabulary_growth.VocabularyGrowth.summary`)."""
+    keys = ("new_words", "new_words_from_vectors", "word_vector_map_r2", "unknown_rate_before", "unknown_rate_after")
+    return {key: extra[key] for key in keys if key in extra}
+
+
 def _exported(base: Path) -> Path | None:
     versions = sorted((int(p.name) for p in base.glob("[0-9]*") if (p / "saved_model.pb").is_file()), reverse=True)
     return base / str(versions[0]) if versions else None
@@ -93,7 +100,9 @@ def finetune_few_shot(
     """The contrastive stage on label pairs, then the classifier from its encoder; exports to `out`.
 
     Args and errors as `training.finetune.finetune`; `config.few_shot_iterations` rounds of pairs (> 0). The
-    result is the classifier stage's, its ``extra`` adding the contrastive stage's pairs and dev Spearman.
+    result is the classifier stage's; its ``extra`` (and the export's record) names the model it started from
+    (``source``) and the contrastive stage's export (``contrastive_model``), and holds that stage's pairs, dev
+    Spearman and vocabulary growth (the classifier stage finds no new words).
     """
     from training.finetune import finetune
     from training.train import load_labelled_data
@@ -135,9 +144,14 @@ def finetune_few_shot(
             overwrite=overwrite,
             verbose=verbose,
             strategy=strategy,
+            vocabulary_texts=list(train_examples.texts),  # grown as plain fine-tuning grows it, not by pair counts
         )
         source = _exported(contrastive_model)
-        contrastive = {"contrastive_dev_spearman": result.dev_score}
+        kept = {"source": result.extra["source"], **_growth(result.extra)}
+        (work_dir / "contrastive.json").write_text(json.dumps(kept), "utf-8")
+        contrastive = {"contrastive_dev_spearman": result.dev_score, **kept}
+    elif (work_dir / "contrastive.json").is_file():
+        contrastive = json.loads((work_dir / "contrastive.json").read_text("utf-8"))
     stage_two = dataclasses.replace(
         config,
         source=str(source),
@@ -146,7 +160,8 @@ def finetune_few_shot(
         file_format="tsv",
         few_shot_iterations=0,
     )
-    result = finetune(
+    # The vocabulary grew in the contrastive stage (the classifier stage finds no new words): its record says so.
+    return finetune(
         stage_two,
         out,
         work_dir=work_dir / "classifier",
@@ -154,6 +169,5 @@ def finetune_few_shot(
         overwrite=overwrite,
         verbose=verbose,
         strategy=strategy,
+        record={"contrastive_pairs": len(train_pairs), "contrastive_model": str(source), **contrastive},
     )
-    result.extra.update(contrastive_pairs=len(train_pairs), **contrastive)
-    return result

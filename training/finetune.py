@@ -172,7 +172,7 @@ def _decide_few_shot(config: FinetuneConfig) -> FinetuneConfig:
     from training.config import few_shot_rounds_for
 
     rounds = 0
-    if not config.pairs:
+    if not config.pairs and config.freeze_epochs < config.epochs:  # a frozen encoder asks for no contrastive stage
         train_examples, _ = load_labelled_data(config)
         rounds = few_shot_rounds_for(len(train_examples), len(train_examples.label_set))
         if rounds:
@@ -195,10 +195,15 @@ def finetune(
     overwrite: bool = False,
     verbose: int | str = "auto",
     strategy=None,
+    vocabulary_texts: list[str] | None = None,
+    record: dict | None = None,
 ) -> TrainResult:
     """Fine-tunes `config.source` on new labels (or scored pairs) and exports the result under `out`.
 
-    Args and errors as `training.train.train`. The result's ``extra`` records the source version directory.
+    Args and errors as `training.train.train`; `vocabulary_texts` are the texts whose frequent unknown words grow
+    the vocabulary (default: the training texts; the few-shot stage passes the labelled texts its pairs come from);
+    `record` is added to the result's ``extra`` (and so to the export's run record) last. The result's ``extra``
+    records the source version directory.
     """
     from embedder import pretrained
     from embedder.encoders.factory import build_model
@@ -247,7 +252,7 @@ def finetune(
         keras.utils.set_random_seed(config.seed)
         source = _load_source(config, source_dir)
         texts = [*train_data.first, *train_data.second] if config.pairs else list(train_data.texts)
-        growth = _grow_vocabulary(source.encoder, source.preprocessor, texts, config)
+        growth = _grow_vocabulary(source.encoder, source.preprocessor, vocabulary_texts or texts, config)
         encoder, preprocessor = growth.encoder, growth.preprocessor
         _set_penalty(encoder, config)
         if config.pairs:
@@ -337,6 +342,7 @@ def finetune(
             "train_examples": len(train_data),
             "dev_examples": len(dev_data),
             **growth.summary(),
+            **(record or {}),
         },
         export=chief,
     )

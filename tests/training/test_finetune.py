@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -215,7 +217,9 @@ def test_few_shot_runs_the_contrastive_stage_then_the_classifier_and_resumes(key
     assert result.extra["contrastive_pairs"] == 2 * 2 * result.extra["train_examples"]
     assert -1.0 <= result.extra["contrastive_dev_spearman"] <= 1.0
     contrastive = tmp_path / "run" / "contrastive-model" / "1"
-    assert result.extra["source"] == str(contrastive)  # the classifier started from the contrastive stage's encoder
+    assert result.extra["contrastive_model"] == str(contrastive)  # the classifier started from that stage's encoder
+    assert result.extra["source"] == str(source.version_dir)  # the record names the model the user started from
+    assert result.extra["new_words"] == 0 or result.extra["unknown_rate_after"] <= result.extra["unknown_rate_before"]
     changed = [
         not np.array_equal(a, b)
         for a, b in zip(contrastive_weights(contrastive), source.embedder.encoder.get_weights(), strict=True)
@@ -232,7 +236,7 @@ def test_few_shot_runs_the_contrastive_stage_then_the_classifier_and_resumes(key
 
     # --resume after both stages finished: the contrastive stage is not run again.
     again = finetune(config, tmp_path / "few", work_dir=tmp_path / "run", resume=True, verbose=0)
-    assert "contrastive_dev_spearman" not in again.extra
+    assert "contrastive_dev_spearman" not in again.extra and again.extra["source"] == str(source.version_dir)
     assert not (tmp_path / "run" / "contrastive-model" / "2").exists()
 
 
@@ -256,3 +260,13 @@ def test_few_shot_is_decided_from_the_number_of_examples_per_class(tmp_path, cap
     assert _decide_few_shot(FinetuneConfig(source="m", train_path=many, dev_path=few)).few_shot_iterations == 0
     pair_file = write_tsv(tmp_path / "pairs.tsv", keyword_pairs(5, 1), ("score", "sentence1", "sentence2"))
     assert _decide_few_shot(FinetuneConfig(source="m", train_path=pair_file, pairs=True)).few_shot_iterations == 0
+
+
+def test_few_shot_stays_off_when_the_encoder_is_frozen_throughout(tmp_path):
+    from training.finetune import _decide_few_shot
+
+    rows = [(label, text) for label, text, _ in keyword_sentences(30, seed=3)]
+    few = write_tsv(tmp_path / "few.tsv", rows)
+    frozen = FinetuneConfig(source="m", train_path=few, dev_path=few, epochs=2, freeze_epochs=2)
+    assert _decide_few_shot(frozen).few_shot_iterations == 0
+    assert _decide_few_shot(dataclasses.replace(frozen, freeze_epochs=1)).few_shot_iterations == 20
