@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                         "epochs": args.epochs,
                         "learning_rate": 2e-3,
                         "few_shot_iterations": 0,  # plain fine-tuning, as measured (its small quick runs included)
+                        "new_word_min_count": 2,
                         "seed": seed,
                         **overrides,
                     }

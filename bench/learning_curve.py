@@ -71,9 +71,14 @@ DATASETS = ("trec", "sst2")
 KS = (8, 16, 64, 256)
 SEEDS = (0, 1, 2)
 ARMS = ("finetune", "setfit", "frozen", "tfidf")
+#: Arms measured beside the table's: the two fine-tuning arms with every word of the sample added to the vocabulary
+#: (``new_word_min_count`` 1 instead of 2), which separates what SetFit's pairs add from what rare words add.
+EXTRA_ARMS = ("finetune_all_words", "setfit_all_words")
 ARM_NAMES = {
     "finetune": "fine-tuned from default",
     "setfit": "same, SetFit pairs first",
+    "finetune_all_words": "fine-tuned, every word of the sample added",
+    "setfit_all_words": "SetFit pairs first, every word of the sample added",
     "frozen": "frozen default + logistic regression",
     "tfidf": "TF-IDF + logistic regression",
 }
@@ -136,14 +141,18 @@ def repeats(settings: dict, train_examples: int, min_steps: int = MIN_STEPS) -> 
     return times
 
 
-def finetune_arm(dataset, seed, sample, dev, files, work: Path, quick: bool, few_shot: int = 0) -> dict:
-    from training.config import FinetuneConfig
+def finetune_arm(
+    dataset, seed, sample, dev, files, work: Path, quick: bool, few_shot: int = 0, every_word: bool = False
+) -> dict:
+    from training.config import NEW_WORD_MIN_COUNT
 
     name, settings = selected_settings(dataset)
     if few_shot:
         settings = dict(settings, few_shot_iterations=few_shot)
+    if every_word:
+        settings = dict(settings, new_word_min_count=1)
     times = repeats(settings, len(sample))
-    min_count = settings.get("new_word_min_count", FinetuneConfig.__dataclass_fields__["new_word_min_count"].default)
+    min_count = settings.get("new_word_min_count", NEW_WORD_MIN_COUNT)  # the arms' own: 2, or 1 for "_all_words"
     settings = dict(settings, new_word_min_count=min_count * times)  # every word count is `times` larger
     repeated = LabelledExamples(sample.texts * times, sample.labels * times)
     run_files = {
@@ -230,41 +239,59 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
-def few_shot_gains(rows: list[dict]) -> dict[int, dict[str, float]]:
-    """{k: {dataset: dev accuracy × 100 of ``setfit`` minus ``finetune`` (means over seeds), "mean": their mean}}
-    for every k where both arms were measured on every dataset."""
+def dev_gains(rows: list[dict], arm: str = "setfit", baseline: str = "finetune") -> dict[int, dict[str, float]]:
+    """{k: {dataset: dev accuracy × 100 of `arm` minus `baseline` (means over seeds), "mean": their mean}} for every
+    k where both arms were measured on every dataset."""
     gains: dict[int, dict[str, float]] = {}
-    for k in sorted({r["k"] for r in rows if r["arm"] == "setfit"}):
+    for k in sorted({r["k"] for r in rows if r["arm"] == arm}):
         per_dataset = {}
         for dataset in DATASETS:
             arms = {
-                arm: [r["dev_accuracy"] for r in rows if (r["dataset"], r["k"], r["arm"]) == (dataset, k, arm)]
-                for arm in ("setfit", "finetune")
+                name: [r["dev_accuracy"] for r in rows if (r["dataset"], r["k"], r["arm"]) == (dataset, k, name)]
+                for name in (arm, baseline)
             }
             if all(arms.values()):
-                per_dataset[dataset] = 100 * (statistics.mean(arms["setfit"]) - statistics.mean(arms["finetune"]))
+                per_dataset[dataset] = 100 * (statistics.mean(arms[arm]) - statistics.mean(arms[baseline]))
         if len(per_dataset) == len(DATASETS):
             gains[k] = per_dataset | {"mean": statistics.mean(per_dataset.values())}
     return gains
 
 
-def few_shot_threshold(rows: list[dict]) -> int | None:
-    """The largest measured examples-per-class where SetFit's stage gained dev accuracy on average over the
-    datasets: up to it, `embedder finetune` runs the stage by default (`training.config.FEW_SHOT_MAX_PER_CLASS`)."""
-    gaining = [k for k, gain in few_shot_gains(rows).items() if gain["mean"] > 0]
+def threshold(rows: list[dict], arm: str = "setfit", baseline: str = "finetune") -> int | None:
+    """The largest measured examples-per-class where `arm` gained dev accuracy over `baseline` on average over the
+    datasets: up to it, `embedder finetune` does what `arm` does by default (`training.config`'s
+    FEW_SHOT_MAX_PER_CLASS for "setfit", EVERY_WORD_MAX_PER_CLASS for "finetune_all_words")."""
+    gaining = [k for k, gain in dev_gains(rows, arm, baseline).items() if gain["mean"] > 0]
     return max(gaining) if gaining else None
+
+
+def few_shot_gains(rows: list[dict]) -> dict[int, dict[str, float]]:
+    return dev_gains(rows, "setfit", "finetune")
+
+
+def few_shot_threshold(rows: list[dict]) -> int | None:
+    return threshold(rows, "setfit", "finetune")
+
+
+#: The dev comparisons under the table: (arm, baseline, what `embedder finetune` does by default up to the size).
+DECISIONS = (
+    ("setfit", "finetune", "runs SetFit's stage"),
+    ("finetune_all_words", "finetune", "adds every word of the training texts (new_word_min_count 1)"),
+)
 
 
 def table(document: dict) -> str:
     """Test accuracy % (mean ± std over seeds) per dataset and k, one column per arm; a cell with fewer than three
-    seeds says how many (one seed: no std), one not measured is "–"."""
-    header = " | ".join(ARM_NAMES[arm] for arm in ARMS)
-    lines = [f"| dataset | examples per class | {header} |", "|---|---|" + "---|" * len(ARMS)]
+    seeds says how many (one seed: no std), one not measured is "–". `EXTRA_ARMS` get columns once measured."""
     found = document.get("summary", {})
+    measured = {arm for arms in found.values() for arm in arms}
+    columns = list(ARMS) + [arm for arm in EXTRA_ARMS if arm in measured]
+    header = " | ".join(ARM_NAMES[arm] for arm in columns)
+    lines = [f"| dataset | examples per class | {header} |", "|---|---|" + "---|" * len(columns)]
     for dataset in DATASETS:
         for k in KS:
             cells = []
-            for arm in ARMS:
+            for arm in columns:
                 cell = found.get(dataset, {}).get(arm, {}).get(str(k))
                 if cell is None:
                     cells.append("–")
@@ -274,17 +301,20 @@ def table(document: dict) -> str:
                     note = "" if cell["seeds"] >= len(SEEDS) else f" ({cell['seeds']} seeds)"
                     cells.append(f"{cell['mean']:.1f} ± {cell['std']:.1f}{note}")
             lines.append(f"| {dataset} | {k} | {' | '.join(cells)} |")
-    gains = few_shot_gains(document.get("rows", []))
-    if gains:
+    rows = document.get("rows", [])
+    for arm, baseline, default in DECISIONS:
+        gains = dev_gains(rows, arm, baseline)
+        if not gains:
+            continue
         described = "; ".join(
             f"{k} per class: " + ", ".join(f"{name} {value:+.1f}" for name, value in gain.items())
             for k, gain in gains.items()
         )
-        threshold = few_shot_threshold(document["rows"])
         lines += [
             "",
-            f"SetFit pairs first, dev accuracy minus plain fine-tuning's (means over seeds): {described}. Largest size "
-            f"with a mean gain, up to which `embedder finetune` runs the stage by default: {threshold} per class.",
+            f"{ARM_NAMES[arm]}, dev accuracy minus {ARM_NAMES[baseline]}'s (means over seeds): {described}. Largest "
+            f"size with a mean gain, up to which `embedder finetune` {default} by default: "
+            f"{threshold(rows, arm, baseline)} per class.",
         ]
     return "\n".join(lines)
 
@@ -356,9 +386,10 @@ def run(document: dict, out: Path, datasets, ks, seeds, arms, quick: bool, publi
                 for k, arm in todo:
                     sample = sample_per_class(pool, k, seed)
                     start = time.perf_counter()
-                    if arm in ("finetune", "setfit"):
-                        few_shot = SETFIT_ROUNDS if arm == "setfit" else 0
-                        measured = finetune_arm(dataset, seed, sample, dev, files, work, quick, few_shot)
+                    if arm.startswith(("finetune", "setfit")):
+                        few_shot = SETFIT_ROUNDS if arm.startswith("setfit") else 0
+                        every_word = arm.endswith("_all_words")
+                        measured = finetune_arm(dataset, seed, sample, dev, files, work, quick, few_shot, every_word)
                     elif arm == "frozen":
                         vectors = vectors or FrozenVectors()
                         measured = frozen_arm(sample, dev, test, vectors, seed)
@@ -391,7 +422,7 @@ def run(document: dict, out: Path, datasets, ks, seeds, arms, quick: bool, publi
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS + EXTRA_ARMS)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--ks", nargs="+", type=int, default=list(KS), choices=KS)
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), choices=SEEDS)

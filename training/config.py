@@ -107,6 +107,22 @@ def few_shot_rounds_for(examples: int, classes: int) -> int:
     return FEW_SHOT_ROUNDS if examples <= FEW_SHOT_MAX_PER_CLASS * max(classes, 1) else 0
 
 
+#: `FinetuneConfig.new_word_min_count` when None: every word (1) for at most `EVERY_WORD_MAX_PER_CLASS` training
+#: examples per class, else 2 (bench/learning_curve.py's `threshold` of "finetune_all_words"; a test holds them).
+EVERY_WORD_MAX_PER_CLASS = 64
+NEW_WORD_MIN_COUNT = 2
+
+
+def new_word_min_count_for(examples: int, classes: int) -> int:
+    """`FinetuneConfig.new_word_min_count=None`'s choice: 1 for at most `EVERY_WORD_MAX_PER_CLASS` training
+    examples per class (few examples: a word seen once is still worth a GloVe row), else `NEW_WORD_MIN_COUNT`.
+
+    >>> new_word_min_count_for(384, 6), new_word_min_count_for(4000, 2)
+    (1, 2)
+    """
+    return 1 if examples <= EVERY_WORD_MAX_PER_CLASS * max(classes, 1) else NEW_WORD_MIN_COUNT
+
+
 #: The vectors' most frequent words added to a new model's vocabulary when it trains with word vectors.
 EXTEND_WITH_VECTORS = 20000
 #: Encoder arguments `embedder train` gives an architecture unless `encoder` sets them (bench/defaults_sweep.py
@@ -202,7 +218,10 @@ class FinetuneConfig(RunConfig):
         new_words: grow the vocabulary with up to this many of the training texts' words that the source's
             vocabulary lacks (seen at least `new_word_min_count` times), so that a new domain's words stop being
             [UNK]; 0 keeps the source's vocabulary. Defaults to 20000.
-        new_word_min_count: how often a word must occur in the training texts to be added. Defaults to 2.
+        new_word_min_count: how often a word must occur in the training texts to be added; None decides from the
+            data (`new_word_min_count_for`): 1, every word, for at most 64 training examples per class, where adding
+            every word gained dev accuracy on average (docs/PRETRAINED.md's learning curve), else 2. Defaults to
+            None.
         new_word_vectors: where new words' first vectors come from: "glove-50d" (the `glove` extra; without it, a
             warning and [UNK] rows), a GloVe text file, or None: every new word starts at the [UNK] row (see
             `training.vocabulary_growth`). Defaults to "glove-50d".
@@ -224,7 +243,7 @@ class FinetuneConfig(RunConfig):
     freeze_epochs: int = 0
     penalty_coefficient: float | None = None
     new_words: int = 20000
-    new_word_min_count: int = 2
+    new_word_min_count: int | None = None
     new_word_vectors: str | None = "glove-50d"
     few_shot_iterations: int | None = None
 
@@ -234,7 +253,7 @@ class FinetuneConfig(RunConfig):
         check_int("few_shot_iterations", self.few_shot_iterations, minimum=0, optional=True)
         if self.few_shot_iterations and self.pairs:
             raise invalid("few_shot_iterations", "0 with pairs (its pairs come from labels)", self.few_shot_iterations)
-        check_int("new_word_min_count", self.new_word_min_count)
+        check_int("new_word_min_count", self.new_word_min_count, optional=True)
         if self.new_word_vectors is not None and (
             not isinstance(self.new_word_vectors, str) or not self.new_word_vectors
         ):
@@ -247,7 +266,8 @@ class FinetuneConfig(RunConfig):
             raise invalid("freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs)
         check_number("max_score", self.max_score, minimum=0, strict=True)
 
-    # A run saved before `few_shot_iterations` existed ran without the contrastive stage.
+    # A run saved before `few_shot_iterations` existed ran without the contrastive stage (and every saved run holds
+    # its `new_word_min_count`).
     saved_before: ClassVar[dict[str, Any]] = {"few_shot_iterations": 0}
 
 

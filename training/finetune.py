@@ -165,25 +165,33 @@ def _grow_vocabulary(encoder, preprocessor, texts: list[str], config: FinetuneCo
     return grow_vocabulary(encoder, preprocessor, texts, config.new_words, config.new_word_min_count, vectors)
 
 
-def _decide_few_shot(config: FinetuneConfig) -> FinetuneConfig:
-    """`config` with ``few_shot_iterations=None`` made explicit (`few_shot_rounds_for` the training examples)."""
+def _decide_from_data(config: FinetuneConfig) -> FinetuneConfig:
+    """`config` with the settings that are None made explicit from the training examples: ``few_shot_iterations``
+    (`few_shot_rounds_for`) and ``new_word_min_count`` (`new_word_min_count_for`)."""
     import dataclasses
 
-    from training.config import few_shot_rounds_for
+    from training.config import NEW_WORD_MIN_COUNT, few_shot_rounds_for, new_word_min_count_for
 
-    rounds = 0
-    if not config.pairs and config.freeze_epochs < config.epochs:  # a frozen encoder asks for no contrastive stage
-        train_examples, _ = load_labelled_data(config)
-        rounds = few_shot_rounds_for(len(train_examples), len(train_examples.label_set))
-        if rounds:
-            logger.info(
-                "%d training examples in %d classes: few-shot, SetFit's contrastive stage first (%d rounds of label "
-                "pairs; --few-shot 0 turns it off)",
-                len(train_examples),
-                len(train_examples.label_set),
-                rounds,
-            )
-    return dataclasses.replace(config, few_shot_iterations=rounds)
+    rounds, min_count = config.few_shot_iterations, config.new_word_min_count
+    train_examples = None if config.pairs else load_labelled_data(config)[0]
+    if min_count is None:
+        min_count = NEW_WORD_MIN_COUNT
+        if train_examples is not None:
+            min_count = new_word_min_count_for(len(train_examples), len(train_examples.label_set))
+    if rounds is None:
+        rounds = 0
+        if train_examples is not None and config.freeze_epochs < config.epochs:  # frozen encoder: no such stage
+            rounds = few_shot_rounds_for(len(train_examples), len(train_examples.label_set))
+    if train_examples is not None and (rounds, min_count) != (config.few_shot_iterations, config.new_word_min_count):
+        logger.info(
+            "%d training examples in %d classes: SetFit's contrastive stage %s (--few-shot), new words seen at least "
+            "%d time(s) added (--new-word-min-count)",
+            len(train_examples),
+            len(train_examples.label_set),
+            f"first, {rounds} rounds of label pairs" if rounds else "off",
+            min_count,
+        )
+    return dataclasses.replace(config, few_shot_iterations=rounds, new_word_min_count=min_count)
 
 
 def finetune(
@@ -210,8 +218,8 @@ def finetune(
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.versions import resolve_version_dir
 
-    if config.few_shot_iterations is None:
-        config = _decide_few_shot(config)
+    if config.few_shot_iterations is None or config.new_word_min_count is None:
+        config = _decide_from_data(config)
     if config.few_shot_iterations:
         from training.few_shot import finetune_few_shot
 

@@ -27,9 +27,11 @@ from embedder.cli import default_of
 from training.config import (
     ARCHITECTURES,
     DISTRIBUTIONS,
+    EVERY_WORD_MAX_PER_CLASS,
     EXTEND_WITH_VECTORS,
     FEW_SHOT_MAX_PER_CLASS,
     FEW_SHOT_ROUNDS,
+    NEW_WORD_MIN_COUNT,
     OPTIMIZERS,
     PRECISIONS,
     SCHEDULES,
@@ -215,7 +217,8 @@ def register(subparsers) -> None:
     finetune.add_argument(
         "--new-word-min-count",
         type=int,
-        help=f"occurrences a new word needs ({_shown(FinetuneConfig, 'new_word_min_count')})",
+        help=f"occurrences a new word needs (default: 1, every word, for at most {EVERY_WORD_MAX_PER_CLASS} training "
+        f"examples per class, else {NEW_WORD_MIN_COUNT})",
     )
     finetune.add_argument(
         "--new-word-vectors",

@@ -133,11 +133,12 @@ def test_pretrained_doc_shows_the_json_table():
     assert doc_markers.section(bench.DOC, bench.BEGIN, bench.END) == bench.table(document)
 
 
-def test_finetunes_few_shot_default_is_the_threshold_the_measured_curve_gives():
-    from training.config import FEW_SHOT_MAX_PER_CLASS
+def test_finetunes_few_data_defaults_are_the_thresholds_the_measured_curve_gives():
+    from training.config import EVERY_WORD_MAX_PER_CLASS, FEW_SHOT_MAX_PER_CLASS
 
     rows = json.loads(bench.RESULTS.read_text())["rows"]
     assert bench.few_shot_threshold(rows) == FEW_SHOT_MAX_PER_CLASS
+    assert bench.threshold(rows, "finetune_all_words", "finetune") == EVERY_WORD_MAX_PER_CLASS
 
 
 def test_few_shot_threshold_is_the_largest_size_with_a_mean_dev_gain():
@@ -152,3 +153,11 @@ def test_few_shot_threshold_is_the_largest_size_with_a_mean_dev_gain():
     assert bench.few_shot_gains(measured)[16]["mean"] == pytest.approx(0.5)
     assert bench.few_shot_threshold(measured) == 64
     assert bench.few_shot_threshold(rows(8, (0.5, 0.6), (0.5, 0.6))) is None
+
+
+def test_extra_arms_get_a_column_once_measured():
+    rows = _rows() + [dict(dataset="trec", k=8, seed=0, arm="finetune_all_words", test_accuracy=0.5)]
+    text = bench.table({"summary": bench.summary(rows)})
+    assert bench.ARM_NAMES["finetune_all_words"] in text.splitlines()[0]
+    assert "| trec | 8 | 80.0 ± 10.0 | – | – | – | 50.0 (1 seed) |" in text
+    assert bench.ARM_NAMES["setfit_all_words"] not in text

@@ -72,7 +72,7 @@ def test_finetune_flags_for_new_words():
 
     base = ["finetune", "--from", "models/a", "--train", "t.tsv", "--out", "o"]
     defaults = _settings(build_parser().parse_args(base), FinetuneConfig)
-    assert (defaults.new_words, defaults.new_word_min_count, defaults.new_word_vectors) == (20000, 2, "glove-50d")
+    assert (defaults.new_words, defaults.new_word_min_count, defaults.new_word_vectors) == (20000, None, "glove-50d")
     flags = ["--new-words", "0", "--new-word-min-count", "3", "--new-word-vectors", "none"]
     settings = _settings(build_parser().parse_args(base + flags), FinetuneConfig)
     assert (settings.new_words, settings.new_word_min_count, settings.new_word_vectors) == (0, 3, None)

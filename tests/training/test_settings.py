@@ -50,7 +50,10 @@ TRAIN_DEFAULTS_THEN = dict(
     "document, fresh",
     [
         (OLD_TRAIN_DOCUMENT, TrainConfig(architecture="structured", train_path="t.tsv", **TRAIN_DEFAULTS_THEN)),
-        (OLD_FINETUNE_DOCUMENT, FinetuneConfig(source="m", train_path="t.tsv", few_shot_iterations=0)),
+        (
+            OLD_FINETUNE_DOCUMENT,
+            FinetuneConfig(source="m", train_path="t.tsv", few_shot_iterations=0, new_word_min_count=2),
+        ),
     ],
 )
 def test_run_documents_of_the_earlier_version_load_with_the_same_keys_and_defaults(document, fresh):
