@@ -127,6 +127,9 @@ def finetune_few_shot(
         train_path=_write_pairs(train_pairs, work_dir / "pairs-train.tsv"),
         dev_path=_write_pairs(dev_pairs, work_dir / "pairs-dev.tsv"),
         file_format="tsv",
+        score_column="score",  # the columns `_write_pairs` writes, whatever the user's files call theirs
+        first_column="sentence1",
+        second_column="sentence2",
         epochs=CONTRASTIVE_EPOCHS,
         freeze_epochs=0,
         few_shot_iterations=0,
@@ -158,6 +161,8 @@ def finetune_few_shot(
         train_path=files["train"],
         dev_path=files["dev"],
         file_format="tsv",
+        text_column="text",  # the columns `write_labelled` writes
+        label_column="label",
         few_shot_iterations=0,
     )
     # The vocabulary grew in the contrastive stage (the classifier stage finds no new words): its record says so.

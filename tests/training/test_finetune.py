@@ -1,4 +1,5 @@
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,7 +211,20 @@ def test_label_pairs_are_setfits_one_positive_and_one_negative_per_example_and_r
 
 def test_few_shot_runs_the_contrastive_stage_then_the_classifier_and_resumes(keyword_models, animal_files, tmp_path):
     source = keyword_models["transformer"]
-    config = finetune_config(source.version_dir, animal_files, few_shot_iterations=2, epochs=1, dev_path=None)
+    # Other column names than the stage files' own: the stages read what few_shot wrote, not the user's names.
+    renamed = {}
+    for part in ("train",):
+        lines = Path(animal_files[part]).read_text().splitlines()
+        renamed[part] = str(tmp_path / f"renamed-{part}.tsv")
+        Path(renamed[part]).write_text("\n".join(["y\tsentence", *lines[1:]]) + "\n")
+    config = finetune_config(
+        source.version_dir,
+        renamed | {"dev": None},
+        few_shot_iterations=2,
+        epochs=1,
+        text_column="sentence",
+        label_column="y",
+    )
     result = finetune(config, tmp_path / "few", work_dir=tmp_path / "run", verbose=0)
 
     assert result.embedder.labels == ["animal", "other"] and result.version_dir == tmp_path / "few" / "1"
