@@ -83,8 +83,11 @@ def _growth(extra: dict) -> dict:
 
 
 def _exported(base: Path) -> Path | None:
-    versions = sorted((int(p.name) for p in base.glob("[0-9]*") if (p / "saved_model.pb").is_file()), reverse=True)
-    return base / str(versions[0]) if versions else None
+    """The latest version a stage exported under `base` (exports land whole: see `embedder.export`), or None."""
+    from embedder.versions import numeric_versions
+
+    versions = numeric_versions(base)
+    return base / str(versions[-1]) if versions else None
 
 
 def finetune_few_shot(
@@ -134,21 +137,28 @@ def finetune_few_shot(
         freeze_epochs=0,
         few_shot_iterations=0,
     )
+
+    def run_stage(stage: FinetuneConfig, name: str, out, **extra) -> TrainResult:
+        """One stage, in its own work directory under the run's, resumed if that directory holds it."""
+        stage_dir = work_dir / name
+        return finetune(
+            stage,
+            out,
+            work_dir=stage_dir,
+            resume=resume and stage_dir.is_dir(),
+            overwrite=overwrite,
+            verbose=verbose,
+            strategy=strategy,
+            **extra,
+        )
+
     contrastive_model = work_dir / "contrastive-model"
     source = _exported(contrastive_model) if resume else None
     contrastive = {}
     if source is None:
         logger.info("contrastive stage: %d label pairs (%d rounds)", len(train_pairs), config.few_shot_iterations)
-        result = finetune(
-            stage_one,
-            contrastive_model,
-            work_dir=work_dir / "contrastive",
-            resume=resume and (work_dir / "contrastive").is_dir(),
-            overwrite=overwrite,
-            verbose=verbose,
-            strategy=strategy,
-            vocabulary_texts=list(train_examples.texts),  # grown as plain fine-tuning grows it, not by pair counts
-        )
+        # The vocabulary grows as plain fine-tuning grows it (from the labelled texts), not by pair counts.
+        result = run_stage(stage_one, "contrastive", contrastive_model, vocabulary_texts=list(train_examples.texts))
         source = _exported(contrastive_model)
         kept = {"source": result.extra["source"], **_growth(result.extra)}
         (work_dir / "contrastive.json").write_text(json.dumps(kept), "utf-8")
@@ -166,13 +176,5 @@ def finetune_few_shot(
         few_shot_iterations=0,
     )
     # The vocabulary grew in the contrastive stage (the classifier stage finds no new words): its record says so.
-    return finetune(
-        stage_two,
-        out,
-        work_dir=work_dir / "classifier",
-        resume=resume and (work_dir / "classifier").is_dir(),
-        overwrite=overwrite,
-        verbose=verbose,
-        strategy=strategy,
-        record={"contrastive_pairs": len(train_pairs), "contrastive_model": str(source), **contrastive},
-    )
+    record = {"contrastive_pairs": len(train_pairs), "contrastive_model": str(source), **contrastive}
+    return run_stage(stage_two, "classifier", out, record=record)
