@@ -78,8 +78,9 @@ def _write_pairs(pairs: ScoredPairs, path: Path) -> str:
 
 def _growth(extra: dict) -> dict:
     """The vocabulary growth a stage's result records (`training.vocabulary_growth.VocabularyGrowth.summary`)."""
-    keys = ("new_words", "new_words_from_vectors", "word_vector_map_r2", "unknown_rate_before", "unknown_rate_after")
-    return {key: extra[key] for key in keys if key in extra}
+    from training.vocabulary_growth import VocabularyGrowth
+
+    return {key: extra[key] for key in VocabularyGrowth.SUMMARY_KEYS if key in extra}
 
 
 def _exported(base: Path) -> Path | None:

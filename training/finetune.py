@@ -31,7 +31,7 @@ from embedder.precision import dtype_policy, with_dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint, read_state
 from training.config import FinetuneConfig
-from training.data import ScoredPairs, read_pairs, split_holdout
+from training.data import LabelledExamples, ScoredPairs, read_pairs, split_holdout
 from training.distribution import describe, is_chief, select_strategy
 from training.evaluate import cosine_similarities, spearman
 from training.loop import (
@@ -165,15 +165,14 @@ def _grow_vocabulary(encoder, preprocessor, texts: list[str], config: FinetuneCo
     return grow_vocabulary(encoder, preprocessor, texts, config.new_words, config.new_word_min_count, vectors)
 
 
-def _decide_from_data(config: FinetuneConfig) -> FinetuneConfig:
-    """`config` with the settings that are None made explicit from the training examples: ``few_shot_iterations``
-    (`few_shot_rounds_for`) and ``new_word_min_count`` (`new_word_min_count_for`)."""
+def _decide_from_data(config: FinetuneConfig, train_examples: LabelledExamples | None) -> FinetuneConfig:
+    """`config` with the settings that are None made explicit from the training examples (None for pairs):
+    ``few_shot_iterations`` (`few_shot_rounds_for`) and ``new_word_min_count`` (`new_word_min_count_for`)."""
     import dataclasses
 
     from training.config import NEW_WORD_MIN_COUNT, few_shot_rounds_for, new_word_min_count_for
 
     rounds, min_count = config.few_shot_iterations, config.new_word_min_count
-    train_examples = None if config.pairs else load_labelled_data(config)[0]
     if min_count is None:
         min_count = NEW_WORD_MIN_COUNT
         if train_examples is not None:
@@ -218,8 +217,12 @@ def finetune(
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.versions import resolve_version_dir
 
+    if config.pairs:
+        train_data, dev_data = _load_pairs(config)
+    else:
+        train_data, dev_data = load_labelled_data(config)
     if config.few_shot_iterations is None or config.new_word_min_count is None:
-        config = _decide_from_data(config)
+        config = _decide_from_data(config, None if config.pairs else train_data)
     if config.few_shot_iterations:
         from training.few_shot import finetune_few_shot
 
@@ -238,10 +241,6 @@ def finetune(
     except FileNotFoundError as error:
         raise ValueError(f"Received an invalid value for argument `source`: {error}") from None
 
-    if config.pairs:
-        train_data, dev_data = _load_pairs(config)
-    else:
-        train_data, dev_data = load_labelled_data(config)
     prepare_work_dir(work_dir, config, resume, overwrite)
     state = read_state(work_dir / "checkpoints") if resume else None
     done = int(state["epochs_done"]) if state else 0

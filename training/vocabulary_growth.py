@@ -60,6 +60,15 @@ class VocabularyGrowth:
     unknown_rate_before: float
     unknown_rate_after: float
 
+    #: The keys of `summary`, which a run's result records (`TrainResult.extra`).
+    SUMMARY_KEYS = (
+        "new_words",
+        "new_words_from_vectors",
+        "word_vector_map_r2",
+        "unknown_rate_before",
+        "unknown_rate_after",
+    )
+
     def summary(self) -> dict:
         return {
             "new_words": len(self.new_words),

@@ -260,32 +260,36 @@ def contrastive_weights(version_dir):
     return SentenceEmbedder.load(version_dir).encoder.get_weights()
 
 
+def decide(config: FinetuneConfig) -> FinetuneConfig:
+    """`config` with the settings `finetune` decides from the training examples (which it has read once)."""
+    from training.finetune import _decide_from_data
+    from training.train import load_labelled_data
+
+    return _decide_from_data(config, None if config.pairs else load_labelled_data(config)[0])
+
+
 def test_few_shot_is_decided_from_the_number_of_examples_per_class(tmp_path, caplog):
     import logging
-
-    from training.finetune import _decide_from_data
 
     rows = keyword_sentences(200, seed=3)
     few = write_tsv(tmp_path / "few.tsv", [(label, text) for label, text, _ in rows][:30])
     many = write_tsv(tmp_path / "many.tsv", [(label, text) for label, text, _ in rows])
     with caplog.at_level(logging.INFO, logger="training"):
-        decided = _decide_from_data(FinetuneConfig(source="m", train_path=few, dev_path=many))
+        decided = decide(FinetuneConfig(source="m", train_path=few, dev_path=many))
     assert decided.few_shot_iterations == 20 and "SetFit's contrastive stage first, 20 rounds" in caplog.text
     assert decided.new_word_min_count == 1 and "seen at least 1 time(s) added" in caplog.text  # few: every word
-    plenty = _decide_from_data(FinetuneConfig(source="m", train_path=many, dev_path=few))
+    plenty = decide(FinetuneConfig(source="m", train_path=many, dev_path=few))
     assert (plenty.few_shot_iterations, plenty.new_word_min_count) == (0, 2)
-    given = _decide_from_data(FinetuneConfig(source="m", train_path=few, new_word_min_count=3, few_shot_iterations=0))
+    given = decide(FinetuneConfig(source="m", train_path=few, new_word_min_count=3, few_shot_iterations=0))
     assert (given.few_shot_iterations, given.new_word_min_count) == (0, 3)  # what is given stands
     pair_file = write_tsv(tmp_path / "pairs.tsv", keyword_pairs(5, 1), ("score", "sentence1", "sentence2"))
-    pairs = _decide_from_data(FinetuneConfig(source="m", train_path=pair_file, pairs=True))
+    pairs = decide(FinetuneConfig(source="m", train_path=pair_file, pairs=True))
     assert (pairs.few_shot_iterations, pairs.new_word_min_count) == (0, 2)
 
 
 def test_few_shot_stays_off_when_the_encoder_is_frozen_throughout(tmp_path):
-    from training.finetune import _decide_from_data
-
     rows = [(label, text) for label, text, _ in keyword_sentences(30, seed=3)]
     few = write_tsv(tmp_path / "few.tsv", rows)
     frozen = FinetuneConfig(source="m", train_path=few, dev_path=few, epochs=2, freeze_epochs=2)
-    assert _decide_from_data(frozen).few_shot_iterations == 0
-    assert _decide_from_data(dataclasses.replace(frozen, freeze_epochs=1)).few_shot_iterations == 20
+    assert decide(frozen).few_shot_iterations == 0
+    assert decide(dataclasses.replace(frozen, freeze_epochs=1)).few_shot_iterations == 20

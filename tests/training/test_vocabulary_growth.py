@@ -75,6 +75,10 @@ def test_growth_covers_the_new_words_and_keeps_every_old_weight(tiny):
         np.testing.assert_allclose(rows[index[word]], expected, atol=1e-3)
     np.testing.assert_array_equal(rows[index["qwzx"]], old_rows[UNK_ID])
     assert growth.map_r2 == pytest.approx(1.0, abs=1e-4)
+    summary = growth.summary()  # what a run records; the few-shot stage picks these keys out of its result
+    assert (
+        tuple(summary) == growth.SUMMARY_KEYS and summary["new_words"] == 3 and summary["new_words_from_vectors"] == 2
+    )
     # Every other weight is the same, and on old words the grown encoder computes what the old one did.
     others = [w for w in old_encoder.weights if w is not old_encoder.token_embedding.embeddings]
     grown_others = [w for w in growth.encoder.weights if w is not growth.encoder.token_embedding.embeddings]
