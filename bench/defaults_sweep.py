@@ -91,6 +91,25 @@ CONFIGS = {
     "batch size 64": {"batch_size": 64},
 }
 
+#: The structured encoder's own defaults (hops, their width, Lin et al.'s penalty), swept on the classic sweep's
+#: choice ("15 epochs") with `--arch structured` and one setting changed at a time: first the encoder's defaults
+#: (4 hops of 128 units, the authors' penalty ‖AAᵀ − I‖_F at 1.0), then the paper's 30 hops of 350 units.
+STRUCTURED = {"architecture": "structured", "epochs": 15}
+PAPER_HOPS = {"attention_hops": 30, "attention_units": 350}
+STRUCTURED_CONFIGS = {
+    "structured: 4 hops, penalty 1": STRUCTURED,
+    "structured: 4 hops, penalty 0": STRUCTURED | {"encoder": {"penalty_coefficient": 0.0}},
+    "structured: 4 hops, penalty 0.3": STRUCTURED | {"encoder": {"penalty_coefficient": 0.3}},
+    "structured: 30 hops x 350, penalty 1": STRUCTURED | {"encoder": PAPER_HOPS},
+    "structured: 30 hops x 350, penalty 0": STRUCTURED | {"encoder": PAPER_HOPS | {"penalty_coefficient": 0.0}},
+}
+CONFIGS.update(STRUCTURED_CONFIGS)
+
+
+def architecture_of(name: str) -> str:
+    """The architecture configuration `name` trains ("classic" unless it says otherwise)."""
+    return (CONFIGS.get(name) or {}).get("architecture", "classic")
+
 
 def split_files(name: str, data: Path, folder: Path) -> dict:
     """{"train", "dev"} files of `name`: the shared dev split, or a fixed 10 % hold-out of train (seed 0)."""
@@ -133,10 +152,11 @@ def run_one(dataset: str, name: str, seed: int, files: dict, quick: bool, work: 
     from training.train import train
 
     settings = settings_for(name, quick)
+    architecture = settings.pop("architecture", "classic")
     if "max_length" in settings and settings["max_length"] is None:
         settings["max_length"] = max_length_for(text_lengths(read_labelled(files["train"]).texts))
     config = TrainConfig(
-        architecture="classic",
+        architecture=architecture,
         train_path=str(files["train"]),
         dev_path=str(files["dev"]),
         seed=seed,
@@ -171,6 +191,11 @@ def save_row(path: Path, row: dict, header: dict, key_name: str = "rows") -> Non
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         document = load(path)
+        for name, value in header.items():  # a command joins the list of those that wrote the document
+            if name.endswith("command"):
+                listed = document.setdefault(name + "s", [document[name]] if name in document else [])
+                if value not in listed:
+                    listed.append(value)
         document.update(header)
         key = (row["dataset"], row["config"], row["seed"])
         kept = [r for r in document.get(key_name, []) if (r["dataset"], r["config"], r["seed"]) != key]
@@ -203,11 +228,14 @@ def summary(rows: list[dict]) -> list[dict]:
     return table
 
 
-def choose(table: list[dict]) -> str | None:
-    """The configuration with the best dev accuracy averaged over the datasets, among those run on all of them."""
+def choose(table: list[dict], architecture: str = "classic") -> str | None:
+    """The configuration of `architecture` with the best dev accuracy averaged over the datasets, among those run on
+    all of them."""
     datasets = {e["dataset"] for e in table}
     means: dict[str, list[float]] = {}
     for entry in table:
+        if architecture_of(entry["config"]) != architecture:
+            continue
         means.setdefault(entry["config"], []).append(entry["mean"])
     complete = {name: statistics.mean(v) for name, v in means.items() if len(v) == len(datasets)}
     return max(complete, key=complete.get) if complete else None
@@ -217,27 +245,35 @@ def default_differences(name: str) -> list[str]:
     """How `embedder train`'s defaults (TrainConfig's) differ from configuration `name`'s settings."""
     from training.config import TrainConfig
 
-    defaults = TrainConfig(architecture="classic", train_path="t.tsv")
+    settings = settings_for(name, quick=False)
+    architecture = settings.pop("architecture", "classic")
+    defaults = TrainConfig(architecture=architecture, train_path="t.tsv")
     differences = []
-    for key, value in settings_for(name, quick=False).items():
+    for key, value in settings.items():
         default = getattr(defaults, key)
         if key == "encoder":  # what the encoder gets: TrainConfig's encoder settings over the encoder's defaults
             from embedder.encoders.factory import build_encoder
 
-            built = build_encoder("classic", 10, **defaults.encoder_arguments()).get_config()
+            built = build_encoder(architecture, 10, **defaults.encoder_arguments()).get_config()
             default = {k: built.get(k) for k in value}
         if default != value:
             differences.append(f"{key}: default {default!r}, swept {value!r}")
     return differences
 
 
+def commands(document: dict, name: str) -> str:
+    """The commands that wrote `document`'s rows (`name`: "command" or "test_command"), as Markdown code."""
+    listed = document.get(name + "s") or [document.get(name, "python bench/defaults_sweep.py")]
+    return ", ".join(f"`{command}`" for command in listed)
+
+
 def render(path: Path) -> str:
     document = load(path)
     table = summary(document["rows"])
     lines = [
-        "# Defaults sweep (dev accuracy, classic encoder)",
+        "# Defaults sweep (dev accuracy; the classic encoder, then the structured encoder's own settings)",
         "",
-        f"`{document.get('command', 'python bench/defaults_sweep.py')}` on {document.get('machine', '?')}; "
+        f"{commands(document, 'command')} on {document.get('machine', '?')}; "
         "mean ± std over seeds of the best dev accuracy (%). Test files never read.",
         "",
         "| dataset | configuration | seeds | dev accuracy | vs best | train s |",
@@ -248,16 +284,17 @@ def render(path: Path) -> str:
             f"| {e['dataset']} | {e['config']} | {e['seeds']} | {e['mean']:.1f} ± {e['std']:.1f} | "
             f"{e['gap_to_best']:+.1f} | {e['wall_s']:.0f} |"
         )
-    chosen = choose(table)
+    choices = {a: choose(table, a) for a in ("classic", "structured")}
+    chosen_names = {name for name in choices.values() if name is not None}
     tests = document.get("test_rows", [])
     if tests:
         lines += [
             "",
             "## Test accuracy, measured once after the choice",
             "",
-            f"`{document.get('test_command', 'python bench/defaults_sweep.py --test')}`: the chosen configuration "
-            "(`embedder train`'s defaults) and the settings before the sweep, trained on the same training data and "
-            "dev file as above, then scored on the test file.",
+            f"{commands(document, 'test_command')}: the chosen configuration "
+            "(`embedder train`'s defaults, per architecture) and the settings before the sweep, trained on the same "
+            "training data and dev file as above, then scored on the test file.",
             "",
             "| dataset | configuration | seeds | test accuracy | target |",
             "|---|---|---:|---:|---:|",
@@ -267,16 +304,19 @@ def render(path: Path) -> str:
                 scores = [100 * r["test_accuracy"] for r in tests if (r["dataset"], r["config"]) == (dataset, name)]
                 spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
                 target = TEST_TARGETS.get(dataset)
-                shown = f"{name} (chosen: `embedder train`'s defaults)" if name == chosen else name
+                shown = f"{name} (chosen: `embedder train`'s defaults)" if name in chosen_names else name
                 lines.append(
                     f"| {dataset} | {shown} | {len(scores)} | {statistics.mean(scores):.1f} ± {spread:.1f} | "
                     f"{'–' if target is None else f'{target:.1f}'} |"
                 )
-    if chosen is not None:
+    for architecture, chosen in choices.items():
+        if chosen is None:
+            continue
         differences = default_differences(chosen)
         lines += [
             "",
-            f"Chosen (best dev accuracy averaged over the datasets): **{chosen}**. `embedder train`'s defaults "
+            f"Chosen for `--arch {architecture}` (best dev accuracy averaged over the datasets): **{chosen}**. "
+            "`embedder train`'s defaults "
             + ("are its settings." if not differences else "differ from it: " + "; ".join(differences) + "."),
         ]
     return "\n".join(lines) + "\n"
@@ -310,13 +350,15 @@ def main(argv=None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "quick": args.quick,
         "candidate": CANDIDATE,
-        "configs": {name: CONFIGS[name] for name in args.configs},
+        "configs": CONFIGS,
     }
     if args.test:
-        chosen = choose(summary(load(args.out)["rows"]))
+        table = summary(load(args.out)["rows"])
+        chosen = choose(table)
         if chosen is None:
             raise SystemExit(f"--test: {args.out} holds no configuration run on every dataset; run the sweep first.")
-        key_name, configs, header = "test_rows", list(dict.fromkeys([TODAY, chosen])), {"test_command": command}
+        configs = [TODAY, chosen, *filter(None, [choose(table, "structured")])]
+        key_name, header = "test_rows", {"test_command": command}
     done = {(r["dataset"], r["config"], r["seed"]) for r in load(args.out).get(key_name, [])} if args.resume else set()
     with tempfile.TemporaryDirectory(prefix="defaults-sweep-") as tmp:
         work = Path(tmp)

@@ -16,12 +16,15 @@ def test_quick_sweep_scores_on_a_fixed_holdout_and_resumes(tmp_path):
     write_tsv(folder / "test.tsv", keyword_sentences(30, seed=1, min_words=4, max_words=8))
     out = tmp_path / "sweep.json"
     arguments = ["--quick", "--data", str(tmp_path / "data"), "--out", str(out), "--datasets", "trec", "--seeds", "1"]
-    arguments += ["--configs", defaults_sweep.TODAY, defaults_sweep.CANDIDATE_NAME]
+    structured = next(iter(defaults_sweep.STRUCTURED_CONFIGS))
+    arguments += ["--configs", defaults_sweep.TODAY, defaults_sweep.CANDIDATE_NAME, structured]
     assert defaults_sweep.main(arguments) == 0
 
     document = json.loads(out.read_text())
     rows = {row["config"]: row for row in document["rows"]}
-    assert set(rows) == {defaults_sweep.TODAY, defaults_sweep.CANDIDATE_NAME} and document["quick"]
+    assert set(rows) == {defaults_sweep.TODAY, defaults_sweep.CANDIDATE_NAME, structured} and document["quick"]
+    assert rows[structured]["settings"]["architecture"] == "structured"
+    assert rows[defaults_sweep.CANDIDATE_NAME]["settings"]["architecture"] == "classic"
     for row in rows.values():
         assert 0.0 <= row["dev_accuracy"] <= 1.0
         assert row["settings"]["dev_path"].endswith("dev.tsv") and "test" not in row["settings"]["dev_path"]
@@ -38,11 +41,13 @@ def test_quick_sweep_scores_on_a_fixed_holdout_and_resumes(tmp_path):
 
     # --test: once chosen, the choice and the old defaults are scored on test; the dev rows stay as they were.
     chosen = defaults_sweep.choose(defaults_sweep.summary(document["rows"]))
-    assert defaults_sweep.main([*arguments[:-3], "--test"]) == 0
+    assert defaults_sweep.main([*arguments[: arguments.index("--configs")], "--test"]) == 0
     after = json.loads(out.read_text())
     assert after["rows"] == document["rows"]
-    assert {r["config"] for r in after["test_rows"]} == {defaults_sweep.TODAY, chosen}
+    assert {r["config"] for r in after["test_rows"]} == {defaults_sweep.TODAY, chosen, structured}
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in after["test_rows"])
+    assert document["commands"] == ["python bench/defaults_sweep.py " + " ".join(arguments)]  # each run's command
+    assert after["commands"] == document["commands"] and after["test_commands"][0].endswith("--test")
     assert defaults_sweep.main(["--render", "--out", str(out)]) == 0
     assert "## Test accuracy, measured once after the choice" in out.with_suffix(".md").read_text()
 
@@ -56,6 +61,18 @@ def test_choose_takes_the_best_mean_over_datasets_among_complete_configurations(
         {"dataset": "a", "config": "z", "mean": 99.0},  # not run on b: not a candidate
     ]
     assert defaults_sweep.choose(table) == "y"
+
+
+def test_each_architecture_gets_its_own_choice():
+    structured = list(defaults_sweep.STRUCTURED_CONFIGS)
+    table = [
+        {"dataset": "a", "config": "15 epochs", "mean": 90.0},
+        {"dataset": "a", "config": structured[0], "mean": 95.0},  # better, but another architecture's setting
+        {"dataset": "a", "config": structured[1], "mean": 91.0},
+    ]
+    assert defaults_sweep.choose(table) == "15 epochs"
+    assert defaults_sweep.choose(table, "structured") == structured[0]
+    assert defaults_sweep.choose(table[:1], "structured") is None
 
 
 def test_train_defaults_are_the_configuration_the_committed_sweep_chose():
