@@ -1,22 +1,25 @@
 """The sweep that chose `embedder train`'s defaults, on dev splits only.
 
-Every configuration trains the classic encoder (the architecture `embedder train` uses when `--arch` is not given;
-docs/RESULTS.md and the penalty ablation measured it best or tied on every dataset) and is scored by its best dev
-accuracy (early stopping on the same dev file). The test files are not read while choosing; `--test` reports the
-chosen configuration's test accuracy once, afterwards, beside the old defaults'. TREC and 20ng have no dev split:
-a fixed, stratified 10 % hold-out of their training files (seed 0) is written once and used by every run, so
-configurations differ only in their settings and seed.
+Every configuration but the structured ones trains the classic encoder (the architecture `embedder train` uses when
+`--arch` is not given; docs/RESULTS.md and the penalty ablation measured it best or tied on every dataset) and is
+scored by its best dev accuracy (early stopping on the same dev file). The test files are not read while choosing;
+`--test` reports the chosen configuration's test accuracy once, afterwards, beside the old defaults'. TREC and 20ng
+have no dev split: a fixed, stratified 10 % hold-out of their training files (seed 0) is written once and used by
+every run, so configurations differ only in their settings and seed.
 
 Configurations (`CONFIGS`): "today's defaults" (what `embedder train --arch classic` trained before this sweep:
 random word vectors, constant learning rate 1e-3, 128 tokens, encoder dropout 0.1), the candidate (`CANDIDATE`:
 GloVe-50d + 20,000 extra GloVe words, cosine schedule with half an epoch of warm-up, learning rate 2e-3, encoder
 dropout 0.3, `max_length` from the training texts' 95th length percentile), and the candidate with one setting
-changed at a time. Seeds run in the outer loop, so a stopped sweep has every configuration at the same number of
-seeds; `--resume` continues it.
+changed at a time. `STRUCTURED_CONFIGS` then sweep the structured encoder's own settings (hops, their width, the
+penalty) on the classic choice, for `embedder train --arch structured`; each architecture gets its own choice
+(`choose`), and tests hold `TrainConfig`'s and `TRAIN_ENCODER_DEFAULTS`' values to both. Seeds run in the outer
+loop, so a stopped sweep has every configuration at the same number of seeds; `--resume` continues it.
 
 Usage:
     python bench/defaults_sweep.py --datasets trec sst2 --seeds 3 --resume     # → docs/results/defaults-sweep.json
     python bench/defaults_sweep.py --render                                     # → docs/results/defaults-sweep.md
+    python bench/defaults_sweep.py --datasets trec sst2 --configs "structured: 4 hops, penalty 1" ... --resume
     python bench/defaults_sweep.py --test --resume     # then, once: the chosen defaults and the old ones on test
     python bench/defaults_sweep.py --quick --data DIR --out OUT.json            # pipeline check on tiny data
 """
@@ -259,6 +262,24 @@ def default_differences(name: str) -> list[str]:
         if default != value:
             differences.append(f"{key}: default {default!r}, swept {value!r}")
     return differences
+
+
+def architecture_lines(document: dict) -> list[str]:
+    """Dev accuracy of the classic choice beside every structured configuration (docs/RESULTS.md quotes it)."""
+    table = summary(document["rows"])
+    classic = choose(table)
+    shown = [e for e in table if e["config"] == classic or architecture_of(e["config"]) == "structured"]
+    if not any(architecture_of(e["config"]) == "structured" for e in shown):
+        return []
+    lines = ["| dataset | configuration | seeds | dev accuracy | vs classic |", "|---|---|---:|---:|---:|"]
+    for e in shown:
+        reference = next(r["mean"] for r in table if (r["dataset"], r["config"]) == (e["dataset"], classic))
+        label = f"classic ({classic}: the chosen defaults)" if e["config"] == classic else e["config"]
+        lines.append(
+            f"| {e['dataset']} | {label} | {e['seeds']} | {e['mean']:.1f} ± {e['std']:.1f} | "
+            f"{round(e['mean'] - reference, 1) + 0.0:+.1f} |"  # + 0.0: no "-0.0"
+        )
+    return lines
 
 
 def commands(document: dict, name: str) -> str:

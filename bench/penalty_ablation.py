@@ -128,7 +128,9 @@ def run(
         "machine": platform.platform(),
         "cpus": os.cpu_count(),
         "command": " ".join(sys.argv),
+        "commands": [" ".join(sys.argv)],
     }
+    earlier_wall_s = 0.0
     out.parent.mkdir(parents=True, exist_ok=True)
     if resume and out.is_file():
         previous = json.loads(out.read_text(encoding="utf-8"))
@@ -136,10 +138,13 @@ def run(
             if previous.get(key) != document[key]:
                 raise SystemExit(f"--resume: {out} was run with {key}={previous.get(key)!r}, not {document[key]!r}")
         document["rows"] = previous["rows"]
+        # The document is the sum of every invocation that wrote it: their commands and their time.
+        document["commands"] = [*previous.get("commands", [previous["command"]]), document["command"]]
+        earlier_wall_s = previous.get("total_wall_s", 0.0)
     done = {(r["dataset"], r["config"], r["seed"]) for r in document["rows"]}
 
     def save():
-        document["total_wall_s"] = time.perf_counter() - started
+        document["total_wall_s"] = earlier_wall_s + time.perf_counter() - started
         out.write_text(json.dumps(document, indent=1), encoding="utf-8")
         out.with_suffix(".md").write_text(render(document), encoding="utf-8")
 
@@ -193,6 +198,7 @@ def verdicts(table: dict[tuple[str, str], dict]) -> list[str]:
         ("structured with the authors' penalty ≥ classic attention", AUTHORS, CLASSIC),
         ("the authors' penalty > penalty 0", AUTHORS, PENALTY_0),
         ("the authors' norm ≥ the squared norm", AUTHORS, SQUARED),
+        ("structured with penalty 0 ≥ classic attention", PENALTY_0, CLASSIC),
     ]
     lines = []
     for text, mine, theirs in claims:
@@ -211,17 +217,10 @@ def verdicts(table: dict[tuple[str, str], dict]) -> list[str]:
     return lines
 
 
-def render(document: dict) -> str:
+def table_lines(document: dict) -> list[str]:
+    """The results table and the claims' verdicts (the report's body; docs/RESULTS.md quotes it)."""
     table = summary(document["rows"])
-    note = " — QUICK settings: a pipeline check, not a result" if document["quick"] else ""
     lines = [
-        f"# Penalty ablation{note}",
-        "",
-        f"`{document['command']}`, {document.get('total_wall_s', 0) / 60:.1f} min, GloVe-50d: "
-        f"{'yes' if document['glove'] else 'no'}. Test accuracy %, mean ± std over seeds; hop diversity on the test "
-        "sentences (‖AAᵀ − I‖_F, 0 for orthogonal one-hot hops; distinct peaks: share of hops peaking on a word no "
-        "earlier hop peaks on).",
-        "",
         "| dataset | configuration | seeds | test accuracy % | ‖AAᵀ − I‖_F | distinct peaks |",
         "|---|---|---|---|---|---|",
     ]
@@ -230,7 +229,23 @@ def render(document: dict) -> str:
         peaks = "–" if t["test_distinct_peaks"] is None else f"{t['test_distinct_peaks']:.2f}"
         score = f"{t['mean']:.1f} ± {t['std']:.1f}"
         lines.append(f"| {dataset} | {config} | {t['seeds']} | {score} | {frobenius} | {peaks} |")
-    lines += ["", *verdicts(table), ""]
+    return [*lines, "", *verdicts(table)]
+
+
+def render(document: dict) -> str:
+    note = " — QUICK settings: a pipeline check, not a result" if document["quick"] else ""
+    lines = [
+        f"# Penalty ablation{note}",
+        "",
+        ", ".join(f"`{command}`" for command in document.get("commands", [document["command"]]))
+        + f": {document.get('total_wall_s', 0) / 60:.1f} min in all, GloVe-50d: "
+        f"{'yes' if document['glove'] else 'no'}. Test accuracy %, mean ± std over seeds; hop diversity on the test "
+        "sentences (‖AAᵀ − I‖_F, 0 for orthogonal one-hot hops; distinct peaks: share of hops peaking on a word no "
+        "earlier hop peaks on).",
+        "",
+        *table_lines(document),
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -33,3 +33,9 @@ def test_results_md_holds_the_table_the_json_gives():
         if (compare.RESULTS / f"{name}.json").is_file()
     }
     assert "\n".join(compare.targets_section(documents)) in compare.REPORT.read_text()
+
+
+def test_results_md_holds_the_structured_section_the_json_gives():
+    section = compare.structured_section()
+    assert any(line.startswith("- structured with the authors' penalty ≥ classic attention") for line in section)
+    assert "\n".join(section) in compare.REPORT.read_text()

@@ -78,5 +78,12 @@ def test_each_architecture_gets_its_own_choice():
 def test_train_defaults_are_the_configuration_the_committed_sweep_chose():
     document = json.loads(defaults_sweep.OUTPUT.read_text())
     assert not document["quick"] and {r["dataset"] for r in document["rows"]} >= {"trec", "sst2"}
-    chosen = defaults_sweep.choose(defaults_sweep.summary(document["rows"]))
-    assert defaults_sweep.default_differences(chosen) == []
+    table = defaults_sweep.summary(document["rows"])
+    assert defaults_sweep.default_differences(defaults_sweep.choose(table)) == []
+    structured = defaults_sweep.choose(table, "structured")  # `--arch structured`'s own settings
+    assert structured is not None and defaults_sweep.default_differences(structured) == []
+
+
+def test_the_committed_table_is_the_json_rendered():
+    path = defaults_sweep.OUTPUT
+    assert path.with_suffix(".md").read_text() == defaults_sweep.render(path)

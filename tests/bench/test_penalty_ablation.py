@@ -41,7 +41,9 @@ def test_quick_ablation_trains_and_summarises(tmp_path):
 
     # --resume keeps the finished runs and trains nothing again; it refuses a file run with other settings.
     assert penalty_ablation.main([*arguments, "--resume"]) == 0
-    assert json.loads(out.read_text())["rows"] == document["rows"]
+    resumed = json.loads(out.read_text())
+    assert resumed["rows"] == document["rows"]
+    assert len(resumed["commands"]) == 2 and resumed["total_wall_s"] >= document["total_wall_s"]  # both invocations
     with pytest.raises(SystemExit, match="--resume: .* was run with quick=True"):
         penalty_ablation.main(["--data", str(tmp_path / "data"), "--out", str(out), "--no-glove", *configs, "--resume"])
 
@@ -70,3 +72,12 @@ def test_verdicts_count_the_datasets_where_each_claim_holds():
     assert lines[0].startswith("- structured with the authors' penalty ≥ classic attention: holds on 1 of 2")
     assert "trec +1.0, sst2 -1.5" in lines[0]
     assert lines[1].startswith("- the authors' penalty > penalty 0: holds on 1 of 2")  # a tie is not "better"
+    assert lines[2].startswith("- structured with penalty 0 ≥ classic attention: holds on 1 of 2")  # no squared runs
+    assert len(lines) == 3
+
+
+def test_the_committed_report_is_the_json_rendered():
+    path = penalty_ablation.RESULTS / f"{penalty_ablation.OUTPUT_NAME}.json"
+    document = json.loads(path.read_text())
+    assert not document["quick"]
+    assert path.with_suffix(".md").read_text() == penalty_ablation.render(document)
