@@ -44,7 +44,14 @@ def test_quick_sweep_scores_on_a_fixed_holdout_and_resumes(tmp_path):
     assert defaults_sweep.main([*arguments[: arguments.index("--configs")], "--test"]) == 0
     after = json.loads(out.read_text())
     assert after["rows"] == document["rows"]
-    assert {r["config"] for r in after["test_rows"]} == {defaults_sweep.TODAY, chosen, structured}
+    configs = {defaults_sweep.TODAY, chosen, defaults_sweep.STRUCTURED_BEFORE, structured}
+    assert {r["config"] for r in after["test_rows"]} == configs
+    before = next(r for r in after["test_rows"] if r["config"] == defaults_sweep.STRUCTURED_BEFORE)["settings"]
+    assert (before["architecture"], before["encoder"]["penalty_norm"], before["max_length"]) == (
+        "structured",
+        "squared",
+        128,
+    )
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in after["test_rows"])
     assert document["commands"] == ["python bench/defaults_sweep.py " + " ".join(arguments)]  # each run's command
     assert after["commands"] == document["commands"] and after["test_commands"][0].endswith("--test")
