@@ -163,15 +163,11 @@ def settings_for(name: str, quick: bool) -> dict:
 
 
 def run_one(dataset: str, name: str, seed: int, files: dict, quick: bool, work: Path, test: bool = False) -> dict:
-    from embedder.text_preprocessor import text_lengths
     from training.config import TrainConfig
-    from training.data import max_length_for, read_labelled
     from training.train import train
 
     settings = settings_for(name, quick)
     architecture = settings.pop("architecture", "classic")
-    if "max_length" in settings and settings["max_length"] is None:
-        settings["max_length"] = max_length_for(text_lengths(read_labelled(files["train"]).texts))
     config = TrainConfig(
         architecture=architecture,
         train_path=str(files["train"]),
@@ -193,7 +189,7 @@ def run_one(dataset: str, name: str, seed: int, files: dict, quick: bool, work: 
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "train_wall_s": round(result.wall_time_s, 1),
-        "settings": config.to_dict(),
+        "settings": config.to_dict() | {"max_length": result.extra["max_length"]},  # as `embedder train` derived it
     }
 
 

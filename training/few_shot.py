@@ -100,10 +100,12 @@ def finetune_few_shot(
     overwrite: bool = False,
     verbose: int | str = "auto",
     strategy=None,
+    examples: tuple[LabelledExamples, LabelledExamples] | None = None,
 ) -> TrainResult:
     """The contrastive stage on label pairs, then the classifier from its encoder; exports to `out`.
 
-    Args and errors as `training.finetune.finetune`; `config.few_shot_iterations` rounds of pairs (> 0). The
+    Args and errors as `training.finetune.finetune`; `config.few_shot_iterations` rounds of pairs (> 0);
+    `examples` are the (train, dev) examples of `config` when the caller has read them already. The
     result is the classifier stage's; its ``extra`` (and the export's record) names the model it started from
     (``source``) and the contrastive stage's export (``contrastive_model``), and holds that stage's pairs, dev
     Spearman and vocabulary growth (the classifier stage finds no new words).
@@ -117,7 +119,8 @@ def finetune_few_shot(
         raise ValueError("Received out=None and work_dir=None; give at least one (where the checkpoints go).")
     work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
     work_dir.mkdir(parents=True, exist_ok=True)
-    train_examples, dev_examples = load_labelled_data(config)  # the hold-out is carved once, before any pair
+    # The hold-out is carved once, before any pair.
+    train_examples, dev_examples = examples if examples is not None else load_labelled_data(config)
     files = {
         "train": str(write_labelled(train_examples, work_dir / "train.tsv")),
         "dev": str(write_labelled(dev_examples, work_dir / "dev.tsv")),

@@ -227,7 +227,14 @@ def finetune(
         from training.few_shot import finetune_few_shot
 
         return finetune_few_shot(
-            config, out, work_dir=work_dir, resume=resume, overwrite=overwrite, verbose=verbose, strategy=strategy
+            config,
+            out,
+            work_dir=work_dir,
+            resume=resume,
+            overwrite=overwrite,
+            verbose=verbose,
+            strategy=strategy,
+            examples=(train_data, dev_data),
         )
     strategy = strategy or select_strategy(config.distribution)
     seed_everything(config.seed, config.deterministic)

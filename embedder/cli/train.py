@@ -290,14 +290,14 @@ def _settings(args: argparse.Namespace, config_class):
     from embedder.cli import CommandError
 
     settings: dict = {}
+    saved = False  # a run's saved document: settings added since take what that run did (`from_saved`)
     if args.config:
         try:
             document = json.loads(Path(args.config).read_text("utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise CommandError(f"--config {args.config}: {error}") from None
         settings = dict(document.get("settings", document))
-        if "settings" in document:  # a run's saved document: settings added since take what that run did
-            settings = {**config_class.saved_before, **settings}
+        saved = "settings" in document
     try:
         flags = {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and v is not None}
         for name in ("encoder", "head"):
@@ -309,7 +309,7 @@ def _settings(args: argparse.Namespace, config_class):
         for name in ("new_word_vectors", "word_vectors"):
             if settings.get(name) == "none":
                 settings[name] = None
-        return config_class.from_dict(settings)
+        return (config_class.from_saved if saved else config_class.from_dict)(settings)
     except (TypeError, ValueError, argparse.ArgumentTypeError) as error:
         message = str(error)
         if "missing" in message and "required" in message:
