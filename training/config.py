@@ -162,6 +162,10 @@ class TrainConfig(RunConfig, ModelSettings):
         chunk_pooling: how the chunk vectors are pooled: "attention" (one learned attention vector over the
             text's non-empty chunks; on 20ng's dev hold-out it beat the mean) or "mean". Needs `chunk_length`.
             Defaults to "attention".
+        encoder_defaults: the encoder arguments that `encoder` is laid over. None takes this version's
+            `TRAIN_ENCODER_DEFAULTS` for the architecture; the run's saved settings record the resolved dict, so a
+            run resumed (or re-run from its settings) after an upgrade that changed the defaults rebuilds the model
+            it started with. Settings saved before the field existed load as None. Defaults to None.
     """
 
     derives_max_length: ClassVar[bool] = True
@@ -176,8 +180,15 @@ class TrainConfig(RunConfig, ModelSettings):
     freeze_word_vectors: bool = False
     chunk_length: int | None = None
     chunk_pooling: str = "attention"
+    encoder_defaults: dict[str, Any] | None = None
 
     def __post_init__(self):
+        if self.encoder_defaults is None:
+            object.__setattr__(self, "encoder_defaults", dict(TRAIN_ENCODER_DEFAULTS.get(self.architecture, {})))
+        elif not isinstance(self.encoder_defaults, dict):
+            raise invalid("encoder_defaults", "a dict of encoder arguments or None", self.encoder_defaults)
+        else:  # frozen means frozen: a private copy of the caller's dict
+            object.__setattr__(self, "encoder_defaults", dict(self.encoder_defaults))
         if self.extend_vocabulary is None:
             object.__setattr__(self, "extend_vocabulary", EXTEND_WITH_VECTORS if self.word_vectors else 0)
         super().__post_init__()
@@ -191,8 +202,8 @@ class TrainConfig(RunConfig, ModelSettings):
             raise invalid("chunk_pooling", "'attention' (the default) when chunk_length is None", self.chunk_pooling)
 
     def encoder_arguments(self) -> dict[str, Any]:
-        """The encoder's arguments: `encoder` over `TRAIN_ENCODER_DEFAULTS` for the architecture."""
-        return TRAIN_ENCODER_DEFAULTS.get(self.architecture, {}) | self.encoder
+        """The encoder's arguments: `encoder` over `encoder_defaults` (`TRAIN_ENCODER_DEFAULTS` when the run began)."""
+        return self.encoder_defaults | self.encoder
 
     def to_dict(self) -> dict[str, Any]:
         values = super().to_dict()

@@ -11,6 +11,7 @@ never sees it) holds ``config.json`` (the run's settings), ``vocabulary.txt``, `
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -33,6 +34,9 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 #: Settings that may change when a run is resumed (train longer, wait longer).
 RESUMABLE_CHANGES = ("epochs", "patience", "export_precision")
+#: Settings that a resumed run keeps from its start whatever this version's default: the encoder defaults that
+#: `TrainConfig` resolves (a newer version's defaults would build another model than the checkpoint holds).
+KEPT_ON_RESUME = ("encoder_defaults",)
 
 
 class RunStateError(RuntimeError):
@@ -107,8 +111,11 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite: bool) -> None:
+def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite: bool) -> RunConfig:
     """Checks the work directory against the request and records the settings.
+
+    Returns:
+        The settings to run with: `config`, with the `KEPT_ON_RESUME` fields of the run being resumed.
 
     Raises:
         RunStateError: `resume` without a checkpoint or with different settings, or old checkpoints without
@@ -120,6 +127,10 @@ def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite:
         if state is None:
             raise RunStateError(f"Nothing to resume: {work_dir} holds no checkpoint. Start the run without --resume.")
         saved = type(config).from_saved(json.loads(saved_path.read_text("utf-8")))
+        kept = {name: getattr(saved, name) for name in KEPT_ON_RESUME if hasattr(saved, name)}
+        if any(getattr(config, name) != value for name, value in kept.items()):
+            logger.info("resuming with the run's own %s (this version's defaults differ)", ", ".join(kept))
+            config = dataclasses.replace(config, **kept)
         differences = [d for d in config.differences(saved) if d.split(":")[0] not in RESUMABLE_CHANGES]
         if differences:
             raise RunStateError(
@@ -137,6 +148,7 @@ def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     saved_path.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True), "utf-8")
+    return config
 
 
 def default_work_dir(out: str | Path) -> Path:

@@ -149,7 +149,7 @@ def train(
     chief = is_chief(strategy)
 
     train_examples, dev_examples = load_labelled_data(config)
-    prepare_work_dir(work_dir, config, resume, overwrite)
+    config = prepare_work_dir(work_dir, config, resume, overwrite)
     vectors = None
     if config.word_vectors:
         from training.word_vectors import load_word_vectors

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from training.config import FinetuneConfig, TrainConfig, config_from_document
+from training.config import TRAIN_ENCODER_DEFAULTS, FinetuneConfig, TrainConfig, config_from_document
 from training.distill.config import DistillConfig
 from training.settings import ModelSettings, OptimizationSettings
 
@@ -61,7 +61,12 @@ def test_run_documents_of_the_earlier_version_load_with_the_same_keys_and_defaul
     config = config_from_document(document)
     assert config == fresh
     # same keys and values (plus the settings added since): exports and work dirs compare equal
-    added = ADDED_SINCE | ({"few_shot_iterations": 0} if document["kind"] == "finetune" else {})
+    # a train document from before `encoder_defaults` loads with this version's (what resuming it always did)
+    since = {
+        "finetune": {"few_shot_iterations": 0},
+        "train": {"encoder_defaults": TRAIN_ENCODER_DEFAULTS["structured"]},
+    }
+    added = ADDED_SINCE | since[document["kind"]]
     assert config.to_dict() == {**document["settings"], **added}
     assert fresh.differences(config) == []
 

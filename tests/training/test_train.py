@@ -86,6 +86,25 @@ def test_run_state_errors(small_keyword_files, tmp_path):
         train(dataclasses.replace(config, seed=1), None, work_dir=tmp_path / "run", resume=True, verbose=0)
 
 
+def test_a_resumed_run_keeps_the_encoder_defaults_it_started_with(small_keyword_files, tmp_path, monkeypatch):
+    # An upgrade between start and resume changed `TRAIN_ENCODER_DEFAULTS`: the run goes on with the model it began
+    # (the new defaults would build weights that its checkpoint does not fit), and its settings say which.
+    from training.config import TRAIN_ENCODER_DEFAULTS
+
+    encoder = {k: v for k, v in KEYWORD_ENCODERS["transformer"].items() if k != "intermediate_dim"}
+    monkeypatch.setitem(TRAIN_ENCODER_DEFAULTS, "transformer", {"intermediate_dim": 8})
+    config = keyword_config(small_keyword_files, "transformer", encoder=encoder, epochs=1)
+    train(config, None, work_dir=tmp_path / "run", verbose=0)
+    monkeypatch.setitem(TRAIN_ENCODER_DEFAULTS, "transformer", {"intermediate_dim": 24})
+    upgraded = keyword_config(small_keyword_files, "transformer", encoder=encoder, epochs=2)
+    assert upgraded.encoder_arguments()["intermediate_dim"] == 24
+    resumed = train(upgraded, None, work_dir=tmp_path / "run", resume=True, verbose=0)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.embedder.encoder.get_config()["intermediate_dim"] == 8
+    saved = json.loads((tmp_path / "run" / "config.json").read_text("utf-8"))
+    assert saved["encoder_defaults"] == {"intermediate_dim": 8} and saved["epochs"] == 2
+
+
 def test_bad_input_raises_before_training(keyword_files, tmp_path):
     dev = write_tsv(tmp_path / "dev.tsv", [("fruit", "apple w1"), ("vegetable", "leek w2")])
     with pytest.raises(DataError, match=r"'vegetable' appear only in the dev data"):
