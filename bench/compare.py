@@ -277,15 +277,32 @@ def averaged_glove_floor(files: dict) -> dict:
     }
 
 
-def run_pairs(name, architecture, overrides, preset, seed, files, glove, work) -> dict:
-    """STS-B: a fresh encoder (GloVe-initialised) trained on pairs; dev Spearman of cosine similarity."""
+def pair_row(name: str, seed: int, result, dev_file) -> dict:
+    """What every STS-B row records of a pair-trained run (`TrainResult`): its dev and hold-out Spearman, best
+    epoch and training time."""
+    from training.evaluate import evaluate_pairs
+
+    report = evaluate_pairs(result.embedder, dev_file)
+    return {
+        "config": name,
+        "seed": seed,
+        "dev_spearman": report.spearman,
+        "dev_pearson": report.pearson,
+        "holdout_spearman": result.dev_score,
+        "best_epoch": result.best_epoch,
+        "train_wall_s": result.wall_time_s,
+    }
+
+
+def run_pairs(name, architecture, overrides, preset, seed, files, glove, work, pair_loss: str | None = None) -> dict:
+    """STS-B: a fresh encoder (GloVe-initialised) trained on pairs; dev Spearman of cosine similarity. `pair_loss`
+    is `FinetuneConfig.pair_loss` (None: its default)."""
     import keras
 
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.text_preprocessor import build_vocabulary, count_words
     from training.config import FinetuneConfig
     from training.data import read_pairs
-    from training.evaluate import evaluate_pairs
     from training.finetune import finetune
     from training.word_vectors import apply_word_vectors, load_word_vectors
 
@@ -315,18 +332,11 @@ def run_pairs(name, architecture, overrides, preset, seed, files, glove, work) -
         schedule="cosine",
         patience=3,
         seed=seed,
+        **({"pair_loss": pair_loss} if pair_loss else {}),
     )
     result = finetune(config, None, work_dir=work / f"stsb-{architecture}-{seed}-{time.time_ns()}", verbose=2)
-    report = evaluate_pairs(result.embedder, files["dev"])
     texts = list(read_pairs(files["dev"]).first)
-    return {
-        "config": name,
-        "seed": seed,
-        "dev_spearman": report.spearman,
-        "dev_pearson": report.pearson,
-        "holdout_spearman": result.dev_score,
-        "best_epoch": result.best_epoch,
-        "train_wall_s": result.wall_time_s,
+    return pair_row(name, seed, result, files["dev"]) | {
         "train_tokens_per_s": result.train_tokens / max(result.wall_time_s, 1e-9),
         "inference_sentences_per_s": inference_rate(result.embedder, texts),
         "parameters": result.extra["parameters"],

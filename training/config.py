@@ -17,12 +17,13 @@ from typing import Any, ClassVar
 
 from embedder import contract
 from embedder.validation import check_choice, check_int, check_number, check_rate, invalid
-from training.settings import OPTIMIZERS, SCHEDULES, ExportSettings, ModelSettings, OptimizationSettings
+from training.settings import OPTIMIZERS, SCHEDULES, ExportSettings, ModelSettings, OptimizationSettings, Settings
 
 __all__ = [
     "ARCHITECTURES",
     "DISTRIBUTIONS",
     "OPTIMIZERS",
+    "PAIR_LOSSES",
     "PRECISIONS",
     "SCHEDULES",
     "FinetuneConfig",
@@ -35,6 +36,8 @@ __all__ = [
 ARCHITECTURES = contract.ARCHITECTURES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
+#: `FinetuneConfig.pair_loss` choices (`training.finetune.pair_loss`).
+PAIR_LOSSES = ("cosine_mse", "cosent")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +126,45 @@ def new_word_min_count_for(examples: int, classes: int) -> int:
     return 1 if examples <= EVERY_WORD_MAX_PER_CLASS * max(classes, 1) else NEW_WORD_MIN_COUNT
 
 
+@dataclass(frozen=True, kw_only=True)
+class PairSettings(Settings):
+    """Training on scored sentence pairs instead of labels (`training.pairs`): a siamese encoder whose cosine
+    similarity follows the pairs' scores; the exported model has no classification head.
+
+    Args:
+        pairs: train on scored pairs. Defaults to False.
+        score_column, first_column, second_column: the pair file's columns. Default to STS-B's names.
+        max_score: the score that means "identical" (STS-B: 5); scores are divided by it. Defaults to 5.0.
+        pair_loss: the objective: "cosine_mse" (Sentence-BERT's CosineSimilarityLoss: the cosine regressed onto
+            ``score / max_score``) or "cosent" (Su's CoSENT: within a batch, every pair scored above another should
+            have the higher cosine; scale 20). Defaults to "cosine_mse", what measured best from scratch on STS-B's
+            hold-out (bench/pair_loss.py); settings saved before the option existed load as "cosine_mse".
+    """
+
+    pairs: bool = False
+    score_column: str = "score"
+    first_column: str = "sentence1"
+    second_column: str = "sentence2"
+    max_score: float = 5.0
+    pair_loss: str = "cosine_mse"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice("pair_loss", self.pair_loss, PAIR_LOSSES)
+        check_number("max_score", self.max_score, minimum=0, strict=True)
+
+    #: The settings document of a run on labels leaves these out (it stays what it was before `embedder train`
+    #: could train on pairs).
+    PAIR_KEYS: ClassVar[tuple[str, ...]] = (
+        "pairs",
+        "score_column",
+        "first_column",
+        "second_column",
+        "max_score",
+        "pair_loss",
+    )
+
+
 #: The vectors' most frequent words added to a new model's vocabulary when it trains with word vectors.
 EXTEND_WITH_VECTORS = 20000
 #: Encoder arguments `embedder train` gives an architecture unless `encoder` sets them (bench/defaults_sweep.py
@@ -136,7 +178,7 @@ TRAIN_ENCODER_DEFAULTS = {
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig(RunConfig, ModelSettings):
+class TrainConfig(RunConfig, ModelSettings, PairSettings):
     """Settings of `embedder train` (a new model from scratch); see `RunConfig` for the shared ones.
 
     The defaults are the configuration that measured best on the dev splits (bench/defaults_sweep.py,
@@ -162,6 +204,8 @@ class TrainConfig(RunConfig, ModelSettings):
         chunk_pooling: how the chunk vectors are pooled: "attention" (one learned attention vector over the
             text's non-empty chunks; on 20ng's dev hold-out it beat the mean) or "mean". Needs `chunk_length`.
             Defaults to "attention".
+        pairs, score_column, first_column, second_column, max_score, pair_loss: train the new encoder on scored
+            sentence pairs instead of labels (no head; `chunk_length` must stay None), see `PairSettings`.
         encoder_defaults: the encoder arguments that `encoder` is laid over. None takes this version's
             `TRAIN_ENCODER_DEFAULTS` for the architecture; the run's saved settings record the resolved dict, so a
             run resumed (or re-run from its settings) after an upgrade that changed the defaults rebuilds the model
@@ -200,6 +244,12 @@ class TrainConfig(RunConfig, ModelSettings):
         check_choice("chunk_pooling", self.chunk_pooling, contract.CHUNK_POOLINGS)
         if self.chunk_length is None and self.chunk_pooling != "attention":
             raise invalid("chunk_pooling", "'attention' (the default) when chunk_length is None", self.chunk_pooling)
+        if self.pairs and self.chunk_length is not None:
+            raise invalid(
+                "chunk_length",
+                "None with pairs (chunks are for long documents, pairs are sentences)",
+                self.chunk_length,
+            )
 
     def encoder_arguments(self) -> dict[str, Any]:
         """The encoder's arguments: `encoder` over `encoder_defaults` (`TRAIN_ENCODER_DEFAULTS` when the run began)."""
@@ -209,19 +259,20 @@ class TrainConfig(RunConfig, ModelSettings):
         values = super().to_dict()
         if self.chunk_length is None:  # an unchunked run's settings document stays what it was before chunking
             del values["chunk_length"], values["chunk_pooling"]
+        if not self.pairs:
+            for key in self.PAIR_KEYS:
+                del values[key]
         return values
 
 
 @dataclass(frozen=True, kw_only=True)
-class FinetuneConfig(RunConfig):
+class FinetuneConfig(RunConfig, PairSettings):
     """Settings of `embedder finetune`: a trained model's encoder and vocabulary, a new head or a pair objective.
 
     Args:
         source: the model to start from: a model base path (latest version) or a version directory.
-        pairs: fine-tune on scored sentence pairs (siamese encoder, cosine-similarity regression) instead of labels.
-            The exported model then has no classification head. Defaults to False.
-        score_column, first_column, second_column: the pair file's columns. Default to STS-B's names.
-        max_score: the score that means "identical" (STS-B: 5); scores are divided by it. Defaults to 5.0.
+        pairs, score_column, first_column, second_column, max_score, pair_loss: fine-tune on scored sentence pairs
+            instead of labels, see `PairSettings`.
         freeze_epochs: train only the new head for this many epochs first (ignored with `pairs`). Defaults to 0.
         penalty_coefficient: the redundancy penalty's weight while fine-tuning a *structured* encoder, replacing the
             source's (which the exported model then records); None keeps the source's. With `pairs`, 0 is the
@@ -247,11 +298,6 @@ class FinetuneConfig(RunConfig):
     """
 
     source: str
-    pairs: bool = False
-    score_column: str = "score"
-    first_column: str = "sentence1"
-    second_column: str = "sentence2"
-    max_score: float = 5.0
     freeze_epochs: int = 0
     penalty_coefficient: float | None = None
     new_words: int = 20000
@@ -276,11 +322,10 @@ class FinetuneConfig(RunConfig):
         check_number("penalty_coefficient", self.penalty_coefficient, minimum=0, optional=True)
         if self.pairs and self.freeze_epochs:
             raise invalid("freeze_epochs", "0 with pairs (a pair model has no head to train alone)", self.freeze_epochs)
-        check_number("max_score", self.max_score, minimum=0, strict=True)
 
     # A run saved before `few_shot_iterations` existed ran without the contrastive stage (and every saved run holds
     # its `new_word_min_count`).
-    saved_before: ClassVar[dict[str, Any]] = {"few_shot_iterations": 0}
+    saved_before: ClassVar[dict[str, Any]] = {"few_shot_iterations": 0, "pair_loss": "cosine_mse"}
 
 
 _KINDS = {"train": TrainConfig, "finetune": FinetuneConfig}

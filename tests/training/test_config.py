@@ -128,3 +128,18 @@ def test_few_shot_setting_checks_and_round_trips():
     assert _settings(build_parser().parse_args([*base, "--few-shot"]), FinetuneConfig).few_shot_iterations == 20
     assert FEW_SHOT_ROUNDS == 20
     assert _settings(build_parser().parse_args([*base, "--few-shot", "5"]), FinetuneConfig).few_shot_iterations == 5
+
+
+def test_pair_loss_flag_and_its_checked_choices():
+    from embedder.cli import build_parser
+    from embedder.cli.train import _settings
+
+    base = ["finetune", "--from", "m", "--train", "t.tsv", "--out", "o", "--pairs"]
+    assert _settings(build_parser().parse_args([*base, "--pair-loss", "cosent"]), FinetuneConfig).pair_loss == "cosent"
+    train = ["train", "--arch", "classic", "--train", "t.tsv", "--out", "o", "--pairs", "--pair-loss", "cosent"]
+    config = _settings(build_parser().parse_args(train), TrainConfig)
+    assert config.pairs and config.pair_loss == "cosent" and config.to_dict()["pair_loss"] == "cosent"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*base, "--pair-loss", "triplet"])
+    with pytest.raises(ValueError, match=r"`pair_loss`, expected one of 'cosine_mse', 'cosent'"):
+        FinetuneConfig(source="m", train_path="t", pairs=True, pair_loss="triplet")

@@ -63,7 +63,7 @@ def test_run_documents_of_the_earlier_version_load_with_the_same_keys_and_defaul
     # same keys and values (plus the settings added since): exports and work dirs compare equal
     # a train document from before `encoder_defaults` loads with this version's (what resuming it always did)
     since = {
-        "finetune": {"few_shot_iterations": 0},
+        "finetune": {"few_shot_iterations": 0, "pair_loss": "cosine_mse"},
         "train": {"encoder_defaults": TRAIN_ENCODER_DEFAULTS["structured"]},
     }
     added = ADDED_SINCE | since[document["kind"]]

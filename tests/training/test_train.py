@@ -105,6 +105,33 @@ def test_a_resumed_run_keeps_the_encoder_defaults_it_started_with(small_keyword_
     assert saved["encoder_defaults"] == {"intermediate_dim": 8} and saved["epochs"] == 2
 
 
+def test_pairs_train_a_new_encoder_without_head_for_cosine_similarity(tmp_path):
+    from tests.training.test_finetune import keyword_pairs
+    from training.evaluate import evaluate_pairs
+
+    header = ("score", "sentence1", "sentence2")
+    train_path = write_tsv(tmp_path / "train.tsv", keyword_pairs(240, 8), header)
+    test_path = write_tsv(tmp_path / "test.tsv", keyword_pairs(60, 9), header)
+    files = {"train": train_path, "dev": None}
+    config = keyword_config(files, "classic", pairs=True, epochs=3, dev_fraction=0.2, learning_rate=1e-2)
+    result = train(config, tmp_path / "sts", verbose=0)
+
+    assert result.embedder.labels == [] and result.monitor == "val_spearman"
+    assert (result.extra["train_examples"], result.extra["dev_examples"]) == (192, 48)
+    import tensorflow as tf
+
+    signatures = tf.saved_model.load(str(result.version_dir)).signatures
+    assert contract.SIGNATURE_CLASSIFY not in signatures and contract.SIGNATURE_EMBED in signatures
+    report = evaluate_pairs(result.embedder, test_path)
+    assert report.pairs == 60 and report.spearman > 0.7
+    saved = json.loads((result.version_dir / "assets.extra" / "run_config.json").read_text("utf-8"))
+    assert saved["kind"] == "train" and saved["settings"]["pairs"] and saved["settings"]["pair_loss"] == "cosine_mse"
+    # a run on labels keeps the settings document it had before pairs existed
+    assert "pairs" not in keyword_config(files, "classic").to_dict()
+    with pytest.raises(ValueError, match=r"`chunk_length`, expected None with pairs"):
+        keyword_config(files, "classic", pairs=True, max_length=64, chunk_length=16)
+
+
 def test_bad_input_raises_before_training(keyword_files, tmp_path):
     dev = write_tsv(tmp_path / "dev.tsv", [("fruit", "apple w1"), ("vegetable", "leek w2")])
     with pytest.raises(DataError, match=r"'vegetable' appear only in the dev data"):
