@@ -107,6 +107,20 @@ STRUCTURED_CONFIGS = {
     "structured: 30 hops x 350, penalty 0": STRUCTURED | {"encoder": PAPER_HOPS | {"penalty_coefficient": 0.0}},
 }
 CONFIGS.update(STRUCTURED_CONFIGS)
+#: The Transformer encoder's own defaults for `embedder train --arch transformer`, swept on the classic sweep's
+#: choice ("15 epochs", dropout 0.1 as every Transformer result in docs/RESULTS.md) one setting at a time: the
+#: encoder's defaults (256 wide, 2 layers, post-norm), the width bench/compare.py trains (128, feed-forward 256),
+#: pre-norm (`normalize_first`, what the distilled `default` uses), and the compare width at lr 1e-3.
+TRANSFORMER = {"architecture": "transformer", "epochs": 15, "encoder": {"dropout": 0.1}}
+COMPARE_WIDTH = {"dropout": 0.1, "hidden_dim": 128, "intermediate_dim": 256}
+TRANSFORMER_CONFIGS = {
+    "transformer: 256 wide, post-norm": TRANSFORMER,
+    "transformer: 256 wide, pre-norm": TRANSFORMER | {"encoder": {"dropout": 0.1, "normalize_first": True}},
+    "transformer: 128 wide, post-norm": TRANSFORMER | {"encoder": COMPARE_WIDTH},
+    "transformer: 128 wide, pre-norm": TRANSFORMER | {"encoder": COMPARE_WIDTH | {"normalize_first": True}},
+    "transformer: 128 wide, post-norm, lr 1e-3": TRANSFORMER | {"encoder": COMPARE_WIDTH, "learning_rate": 1e-3},
+}
+CONFIGS.update(TRANSFORMER_CONFIGS)
 #: What `embedder train --arch structured` trained before this sweep: the settings before it (`BEFORE`) and the
 #: encoder's defaults then (4 hops of 128 units, the squared penalty at 1.0). `--test` scores it beside the
 #: structured choice; it has no dev rows, so it is never chosen.
@@ -157,7 +171,10 @@ def settings_for(name: str, quick: bool) -> dict:
             settings["encoder"] = settings["encoder"] | {"embedding_dim": 128}
     if quick:
         settings = settings | {"epochs": 1, "extend_vocabulary": min(settings.get("extend_vocabulary", 0), 200)}
-        settings["encoder"] = settings.get("encoder", {}) | {"rnn_units": 8, "attention_units": 8}
+        small = {"rnn_units": 8, "attention_units": 8}
+        if settings.get("architecture") == "transformer":
+            small = {"hidden_dim": 8, "num_heads": 2, "intermediate_dim": 16}
+        settings["encoder"] = settings.get("encoder", {}) | small
         settings["head"] = {"hidden_units": 8}
     return settings
 
