@@ -495,6 +495,25 @@ def structured_section() -> list[str]:
     return sections
 
 
+def pairs_section() -> list[str]:
+    """STS-B trained from scratch by `embedder train --pairs` with its defaults, and the pair objectives
+    (`bench/pair_loss.py`'s committed result)."""
+    from bench import pair_loss
+
+    path = RESULTS / f"{pair_loss.OUTPUT_NAME}.json"
+    if not path.is_file():
+        return []
+    return [
+        "## STS-B with `embedder train --pairs`, and the pair objective",
+        "",
+        "`bench/pair_loss.py` ([results/pair-loss.md](results/pair-loss.md)): the STS-B table and target row above "
+        "train with `bench/compare.py`'s settings and the squared error; beside them here CoSENT, and `embedder "
+        "train --pairs` with no tuning flags (its defaults chosen on TREC and SST-2 dev, never on STS-B).",
+        "",
+        *pair_loss.table_lines(json.loads(path.read_text(encoding="utf-8"))),
+    ]
+
+
 def targets_section(documents: dict[str, dict]) -> list[str]:
     """The "against the targets" table: per dataset, the configuration with the best mean *selection* score (dev
     or hold-out; `SELECTION`) and its reported score, and the ensemble fixed in advance (every encoder run + TF-IDF),
@@ -617,6 +636,7 @@ def render() -> Path:
     if notes.is_file():
         sections += [notes.read_text(encoding="utf-8")]
     sections += structured_section()
+    sections += pairs_section()
     from bench.distill_report import BEGIN, END
 
     previous = REPORT.read_text(encoding="utf-8") if REPORT.is_file() else ""

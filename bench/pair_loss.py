@@ -94,10 +94,14 @@ def choose(rows: list[dict]) -> str | None:
 
 
 def render(document: dict) -> str:
+    return "\n".join(["# Pair objective: cosine MSE vs CoSENT (STS-B, from scratch)", "", *table_lines(document)])
+
+
+def table_lines(document: dict) -> list[str]:
+    """The commands, the table, the choice, and how `embedder train --pairs`' defaults fare (docs/RESULTS.md shows
+    them too)."""
     rows = document["rows"]
     lines = [
-        "# Pair objective: cosine MSE vs CoSENT (STS-B, from scratch)",
-        "",
         "Written by " + ", then ".join(f"`{c}`" for c in document["commands"]),
         f"({document['total_wall_s'] / 60:.1f} min in all). Spearman × 100, mean ± std over seeds; the hold-out (a",
         "seeded 10 % of the training pairs, another for each seed) chooses, STS-B dev is reported.",
@@ -120,8 +124,8 @@ def render(document: dict) -> str:
             )
     lines.append("")
     if document.get("quick"):
-        lines.insert(2, "**QUICK settings (a pipeline check, not a result).**\n")
-    return "\n".join(lines)
+        lines.insert(0, "**QUICK settings (a pipeline check, not a result).**\n")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

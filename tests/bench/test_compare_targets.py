@@ -39,3 +39,9 @@ def test_results_md_holds_the_structured_section_the_json_gives():
     section = compare.structured_section()
     assert any(line.startswith("- structured with the authors' penalty ≥ classic attention") for line in section)
     assert "\n".join(section) in compare.REPORT.read_text()
+
+
+def test_results_md_holds_the_pair_section_the_json_gives():
+    section = compare.pairs_section()
+    assert any(line.startswith("`embedder train --pairs` with no tuning flags (classic)") for line in section)
+    assert "\n".join(section) in compare.REPORT.read_text()
