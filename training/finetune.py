@@ -25,7 +25,6 @@ import logging
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from embedder.precision import dtype_policy, with_dtype_policy
 from training.batching import encode_texts, make_input
@@ -44,7 +43,7 @@ from training.loop import (
     seed_everything,
 )
 from training.pairs import MONITOR as PAIR_MONITOR
-from training.pairs import DevSpearman, load_pair_data, pair_loss, siamese_model
+from training.pairs import dev_spearman, load_pair_data, pair_arrays, pair_loss, siamese_model
 from training.train import classifier_model, compile_classifier, load_labelled_data, one_hot
 
 logger = logging.getLogger(__name__)
@@ -210,16 +209,8 @@ def finetune(
             labels = []
             model = build_model(encoder, chunking=source.chunking)
             trainer = siamese_model(encoder)
-            first_ids = encode_texts(preprocessor, train_data.first)
-            second_ids = encode_texts(preprocessor, train_data.second)
-            columns = [first_ids, second_ids]
-            targets = (np.asarray(train_data.scores, np.float32) / config.max_score).astype(np.float32)
-            dev_callback = DevSpearman(
-                encoder,
-                encode_texts(preprocessor, dev_data.first),
-                encode_texts(preprocessor, dev_data.second),
-                dev_data.scores,
-            )
+            columns, targets = pair_arrays(preprocessor, train_data, config.max_score)
+            dev_callback = dev_spearman(encoder, preprocessor, dev_data)
             monitor = PAIR_MONITOR
         else:
             labels = train_data.label_set

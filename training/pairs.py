@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from training.batching import encode_texts
 from training.data import ScoredPairs, read_pairs, split_holdout
 from training.evaluate import cosine_similarities, spearman
 
@@ -113,3 +114,15 @@ def load_pair_data(config) -> tuple[ScoredPairs, ScoredPairs]:
     if config.dev_path:
         return train_pairs, read_pairs(config.dev_path, **columns)
     return split_holdout(train_pairs, config.dev_fraction, config.seed)
+
+
+def pair_arrays(preprocessor, pairs: ScoredPairs, max_score: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """The training arrays of `pairs`: both columns' token ids, and the targets ``score / max_score`` (float32)."""
+    columns = [encode_texts(preprocessor, pairs.first), encode_texts(preprocessor, pairs.second)]
+    return columns, (np.asarray(pairs.scores, np.float32) / max_score).astype(np.float32)
+
+
+def dev_spearman(encoder, preprocessor, pairs: ScoredPairs) -> DevSpearman:
+    """The callback that logs `MONITOR` on the dev `pairs`."""
+    first, second = pair_arrays(preprocessor, pairs, 1.0)[0]
+    return DevSpearman(encoder, first, second, pairs.scores)

@@ -216,16 +216,12 @@ def train(
         optimizer = make_optimizer(config, batches_per_epoch)
         if config.pairs:
             from training.pairs import MONITOR as monitor
-            from training.pairs import DevSpearman, pair_loss, siamese_model
+            from training.pairs import dev_spearman, pair_arrays, pair_loss, siamese_model
 
             trainer = siamese_model(embedder.encoder)
             trainer.compile(optimizer=optimizer, loss=pair_loss(config.pair_loss))
-            columns = [encode_texts(embedder.preprocessor, train_data.first)]
-            columns.append(encode_texts(embedder.preprocessor, train_data.second))
-            targets = (np.asarray(train_data.scores, np.float32) / config.max_score).astype(np.float32)
-            dev_ids = [encode_texts(embedder.preprocessor, dev_data.first)]
-            dev_ids.append(encode_texts(embedder.preprocessor, dev_data.second))
-            dev = {"extra_callbacks": [DevSpearman(embedder.encoder, *dev_ids, dev_data.scores)]}
+            columns, targets = pair_arrays(embedder.preprocessor, train_data, config.max_score)
+            dev = {"extra_callbacks": [dev_spearman(embedder.encoder, embedder.preprocessor, dev_data)]}
         else:
             monitor = MONITOR
             trainer = compile_classifier(classifier_model(embedder.model), optimizer, config.label_smoothing)
