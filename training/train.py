@@ -25,7 +25,7 @@ from embedder import contract
 from embedder.precision import dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
-from training.config import TrainConfig
+from training.config import TRAIN_ENCODER_DEFAULTS, TrainConfig
 from training.data import LabelledExamples, check_dev_labels, max_length_for, read_labelled, split_holdout
 from training.distribution import describe, is_chief, select_strategy
 from training.loop import (
@@ -148,6 +148,14 @@ def train(
     work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
     chief = is_chief(strategy)
 
+    if config.architecture not in TRAIN_ENCODER_DEFAULTS:
+        logger.warning(
+            "embedder train's defaults were swept for the recurrent encoders, not for --arch %s: its encoder's own "
+            "defaults at learning rate %g may train poorly (docs/TRAINING.md; for the transformer, bench/compare.py's "
+            "--encoder hidden_dim=128 intermediate_dim=256 --learning-rate 1e-3)",
+            config.architecture,
+            config.learning_rate,
+        )
     if config.pairs:
         from training.pairs import load_pair_data
 
