@@ -308,7 +308,7 @@ def run_pairs(name, architecture, overrides, preset, seed, files, glove, work, p
 
     train_pairs = read_pairs(files["train"])
     vectors = load_word_vectors("glove-50d") if glove else None
-    counts = count_words(list(train_pairs.first) + list(train_pairs.second))
+    counts = count_words(train_pairs.texts)
     extra = vectors.words[: preset["extend"]] if vectors is not None else ()
     vocabulary = build_vocabulary(counts, 30000, 1, True, extra)
     keras.utils.set_random_seed(seed)

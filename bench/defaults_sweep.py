@@ -107,18 +107,24 @@ STRUCTURED_CONFIGS = {
     "structured: 30 hops x 350, penalty 0": STRUCTURED | {"encoder": PAPER_HOPS | {"penalty_coefficient": 0.0}},
 }
 CONFIGS.update(STRUCTURED_CONFIGS)
+
+
 #: The Transformer encoder's own defaults for `embedder train --arch transformer`, swept on the classic sweep's
 #: choice ("15 epochs", dropout 0.1 as every Transformer result in docs/RESULTS.md) one setting at a time: the
 #: encoder's defaults (256 wide, 2 layers, post-norm), the width bench/compare.py trains (128, feed-forward 256),
 #: pre-norm (`normalize_first`, what the distilled `default` uses), and the compare width at lr 1e-3.
-TRANSFORMER = {"architecture": "transformer", "epochs": 15, "encoder": {"dropout": 0.1}}
-COMPARE_WIDTH = {"dropout": 0.1, "hidden_dim": 128, "intermediate_dim": 256}
+def transformer(encoder: dict | None = None, **settings) -> dict:
+    """A Transformer configuration: "15 epochs" with dropout 0.1, `encoder` and `settings` laid over."""
+    return {"architecture": "transformer", "epochs": 15, **settings, "encoder": {"dropout": 0.1, **(encoder or {})}}
+
+
+COMPARE_WIDTH = {"hidden_dim": 128, "intermediate_dim": 256}
 TRANSFORMER_CONFIGS = {
-    "transformer: 256 wide, post-norm": TRANSFORMER,
-    "transformer: 256 wide, pre-norm": TRANSFORMER | {"encoder": {"dropout": 0.1, "normalize_first": True}},
-    "transformer: 128 wide, post-norm": TRANSFORMER | {"encoder": COMPARE_WIDTH},
-    "transformer: 128 wide, pre-norm": TRANSFORMER | {"encoder": COMPARE_WIDTH | {"normalize_first": True}},
-    "transformer: 128 wide, post-norm, lr 1e-3": TRANSFORMER | {"encoder": COMPARE_WIDTH, "learning_rate": 1e-3},
+    "transformer: 256 wide, post-norm": transformer(),
+    "transformer: 256 wide, pre-norm": transformer({"normalize_first": True}),
+    "transformer: 128 wide, post-norm": transformer(COMPARE_WIDTH),
+    "transformer: 128 wide, pre-norm": transformer(COMPARE_WIDTH | {"normalize_first": True}),
+    "transformer: 128 wide, post-norm, lr 1e-3": transformer(COMPARE_WIDTH, learning_rate=1e-3),
 }
 CONFIGS.update(TRANSFORMER_CONFIGS)
 #: What `embedder train --arch structured` trained before this sweep: the settings before it (`BEFORE`) and the

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -36,7 +37,7 @@ __all__ = [
 ARCHITECTURES = contract.ARCHITECTURES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
-#: `FinetuneConfig.pair_loss` choices (`training.finetune.pair_loss`).
+#: `PairSettings.pair_loss` choices (`training.pairs.pair_loss`).
 PAIR_LOSSES = ("cosine_mse", "cosent")
 
 
@@ -153,17 +154,6 @@ class PairSettings(Settings):
         check_choice("pair_loss", self.pair_loss, PAIR_LOSSES)
         check_number("max_score", self.max_score, minimum=0, strict=True)
 
-    #: The settings document of a run on labels leaves these out (it stays what it was before `embedder train`
-    #: could train on pairs).
-    PAIR_KEYS: ClassVar[tuple[str, ...]] = (
-        "pairs",
-        "score_column",
-        "first_column",
-        "second_column",
-        "max_score",
-        "pair_loss",
-    )
-
 
 #: The vectors' most frequent words added to a new model's vocabulary when it trains with word vectors.
 EXTEND_WITH_VECTORS = 20000
@@ -259,9 +249,9 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
         values = super().to_dict()
         if self.chunk_length is None:  # an unchunked run's settings document stays what it was before chunking
             del values["chunk_length"], values["chunk_pooling"]
-        if not self.pairs:
-            for key in self.PAIR_KEYS:
-                del values[key]
+        if not self.pairs:  # a run on labels keeps the document it had before `embedder train` could train on pairs
+            for pair_field in dataclasses.fields(PairSettings):
+                del values[pair_field.name]
         return values
 
 

@@ -95,6 +95,11 @@ class ScoredPairs:
     def __len__(self) -> int:
         return len(self.scores)
 
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every sentence: the first column's, then the second's (what a vocabulary is built from)."""
+        return self.first + self.second
+
     def subset(self, indices: Sequence[int]) -> ScoredPairs:
         return ScoredPairs(
             tuple(self.first[i] for i in indices),

@@ -43,8 +43,8 @@ from training.loop import (
     seed_everything,
 )
 from training.pairs import MONITOR as PAIR_MONITOR
-from training.pairs import dev_spearman, load_pair_data, pair_arrays, pair_loss, siamese_model
-from training.train import classifier_model, compile_classifier, load_labelled_data, one_hot
+from training.pairs import dev_spearman, pair_arrays, pair_loss, siamese_model
+from training.train import MONITOR, classifier_model, compile_classifier, load_training_data, one_hot
 
 logger = logging.getLogger(__name__)
 
@@ -153,10 +153,7 @@ def finetune(
     from embedder.sentence_embedder import SentenceEmbedder
     from embedder.versions import resolve_version_dir
 
-    if config.pairs:
-        train_data, dev_data = load_pair_data(config)
-    else:
-        train_data, dev_data = load_labelled_data(config)
+    train_data, dev_data = load_training_data(config)
     if config.few_shot_iterations is None or config.new_word_min_count is None:
         config = _decide_from_data(config, None if config.pairs else train_data)
     if config.few_shot_iterations:
@@ -201,7 +198,7 @@ def finetune(
     with dtype_policy(config.precision), strategy.scope():
         keras.utils.set_random_seed(config.seed)
         source = _load_source(config, source_dir)
-        texts = [*train_data.first, *train_data.second] if config.pairs else list(train_data.texts)
+        texts = list(train_data.texts)
         growth = _grow_vocabulary(source.encoder, source.preprocessor, vocabulary_texts or texts, config)
         encoder, preprocessor = growth.encoder, growth.preprocessor
         _set_penalty(encoder, config)
@@ -219,7 +216,7 @@ def finetune(
             columns = [encode_texts(preprocessor, train_data.texts)]
             targets = one_hot(train_data.labels, labels)
             dev_ids = encode_texts(preprocessor, dev_data.texts)
-            monitor = "val_accuracy"
+            monitor = MONITOR
         # What makes the text's vector: the encoder and, for a chunked source, its pooling of the chunks (kept with
         # its trained attention over chunks), frozen together while a new head trains alone.
         frozen_first = [encoder]

@@ -116,13 +116,16 @@ def load_pair_data(config) -> tuple[ScoredPairs, ScoredPairs]:
     return split_holdout(train_pairs, config.dev_fraction, config.seed)
 
 
+def pair_ids(preprocessor, pairs: ScoredPairs) -> list[np.ndarray]:
+    """Both columns' token ids: [first, second]."""
+    return [encode_texts(preprocessor, pairs.first), encode_texts(preprocessor, pairs.second)]
+
+
 def pair_arrays(preprocessor, pairs: ScoredPairs, max_score: float) -> tuple[list[np.ndarray], np.ndarray]:
     """The training arrays of `pairs`: both columns' token ids, and the targets ``score / max_score`` (float32)."""
-    columns = [encode_texts(preprocessor, pairs.first), encode_texts(preprocessor, pairs.second)]
-    return columns, (np.asarray(pairs.scores, np.float32) / max_score).astype(np.float32)
+    return pair_ids(preprocessor, pairs), (np.asarray(pairs.scores, np.float32) / max_score).astype(np.float32)
 
 
 def dev_spearman(encoder, preprocessor, pairs: ScoredPairs) -> DevSpearman:
     """The callback that logs `MONITOR` on the dev `pairs`."""
-    first, second = pair_arrays(preprocessor, pairs, 1.0)[0]
-    return DevSpearman(encoder, first, second, pairs.scores)
+    return DevSpearman(encoder, *pair_ids(preprocessor, pairs), pairs.scores)

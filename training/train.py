@@ -26,7 +26,14 @@ from embedder.precision import dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
 from training.config import TRAIN_ENCODER_DEFAULTS, TrainConfig
-from training.data import LabelledExamples, check_dev_labels, max_length_for, read_labelled, split_holdout
+from training.data import (
+    LabelledExamples,
+    ScoredPairs,
+    check_dev_labels,
+    max_length_for,
+    read_labelled,
+    split_holdout,
+)
 from training.distribution import describe, is_chief, select_strategy
 from training.loop import (
     TrainResult,
@@ -38,6 +45,8 @@ from training.loop import (
     run_fit,
     seed_everything,
 )
+from training.pairs import MONITOR as PAIR_MONITOR
+from training.pairs import dev_spearman, load_pair_data, pair_arrays, pair_loss, siamese_model
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +63,12 @@ def load_labelled_data(config) -> tuple[LabelledExamples, LabelledExamples]:
     else:
         train_examples, dev_examples = split_holdout(train_examples, config.dev_fraction, config.seed)
     return train_examples, dev_examples
+
+
+def load_training_data(config) -> tuple[LabelledExamples | ScoredPairs, LabelledExamples | ScoredPairs]:
+    """The run's (train, dev) data: scored pairs with ``config.pairs`` (`training.pairs.load_pair_data`), else
+    labelled examples (`load_labelled_data`)."""
+    return load_pair_data(config) if config.pairs else load_labelled_data(config)
 
 
 def one_hot(labels, label_set) -> np.ndarray:
@@ -156,16 +171,9 @@ def train(
             config.architecture,
             config.learning_rate,
         )
-    if config.pairs:
-        from training.pairs import load_pair_data
-
-        train_data, dev_data = load_pair_data(config)
-        texts = [*train_data.first, *train_data.second]
-        labels: list[str] = []
-    else:
-        train_data, dev_data = load_labelled_data(config)
-        texts = list(train_data.texts)
-        labels = train_data.label_set
+    train_data, dev_data = load_training_data(config)
+    texts = list(train_data.texts)
+    labels = [] if config.pairs else train_data.label_set
     config = prepare_work_dir(work_dir, config, resume, overwrite)
     vectors = None
     if config.word_vectors:
@@ -223,9 +231,7 @@ def train(
         batches_per_epoch = -(-len(train_data) // config.batch_size)
         optimizer = make_optimizer(config, batches_per_epoch)
         if config.pairs:
-            from training.pairs import MONITOR as monitor
-            from training.pairs import dev_spearman, pair_arrays, pair_loss, siamese_model
-
+            monitor = PAIR_MONITOR
             trainer = siamese_model(embedder.encoder)
             trainer.compile(optimizer=optimizer, loss=pair_loss(config.pair_loss))
             columns, targets = pair_arrays(embedder.preprocessor, train_data, config.max_score)
