@@ -101,6 +101,7 @@ def table_lines(document: dict) -> list[str]:
     """The commands, the table, the choice, and how `embedder train --pairs`' defaults fare (docs/RESULTS.md shows
     them too)."""
     rows = document["rows"]
+    table = summary(rows)
     lines = [
         "Written by " + ", then ".join(f"`{c}`" for c in document["commands"]),
         f"({document['total_wall_s'] / 60:.1f} min in all). Spearman × 100, mean ± std over seeds; the hold-out (a",
@@ -109,11 +110,10 @@ def table_lines(document: dict) -> list[str]:
         "| architecture | pair loss | seeds | hold-out Spearman | STS-B dev Spearman |",
         "|---|---|---|---|---|",
     ]
-    for (config, loss), cell in sorted(summary(rows).items()):
+    for (config, loss), cell in sorted(table.items()):
         scores = " | ".join(f"{cell[k][0]:.1f} ± {cell[k][1]:.1f}" for k in ("holdout", "dev"))
         lines.append(f"| {config} | {loss} | {cell['seeds']} | {scores} |")
     lines += ["", f"Chosen on the hold-out: **{choose(rows) or 'nothing yet (no architecture ran both)'}**."]
-    table = summary(rows)
     best = max(table, key=lambda key: table[key]["holdout"][0])
     for key, cell in sorted(table.items()):
         if key[0].endswith(DEFAULTS_SUFFIX):
