@@ -36,6 +36,12 @@ def keyword_sentences(count: int, seed: int, min_words: int = 10, max_words: int
     return rows
 
 
+def keyword_pairs(count: int, seed: int):
+    """Scored pairs of keyword sentences: 5 where both have the same label, 0 otherwise."""
+    rows = keyword_sentences(2 * count, seed)
+    return [(5.0 if a[0] == b[0] else 0.0, a[1], b[1]) for a, b in zip(rows[::2], rows[1::2])]
+
+
 def write_tsv(path, rows, header=("label", "text")):
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\t".join(header) + "\n")

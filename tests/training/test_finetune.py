@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from embedder import contract
-from tests.helpers.keyword_task import keyword_sentences, write_tsv
+from tests.helpers.keyword_task import keyword_pairs, keyword_sentences, write_tsv
 from training.checkpoints import read_state
 from training.config import FinetuneConfig
 from training.evaluate import evaluate_pairs
@@ -27,12 +27,6 @@ def animal_files(tmp_path_factory):
         "dev": write_tsv(folder / "dev.tsv", relabel(keyword_sentences(60, seed=6))),
         "test": relabel(keyword_sentences(100, seed=7)),
     }
-
-
-def keyword_pairs(count, seed):
-    """Scored pairs of keyword sentences: 5 where both have the same label, 0 otherwise."""
-    rows = keyword_sentences(2 * count, seed)
-    return [(5.0 if a[0] == b[0] else 0.0, a[1], b[1]) for a, b in zip(rows[::2], rows[1::2])]
 
 
 def finetune_config(source, files, **overrides):

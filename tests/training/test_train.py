@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from embedder import contract
-from tests.helpers.keyword_task import KEYWORD_ENCODERS, keyword_config, write_tsv
+from tests.helpers.keyword_task import KEYWORD_ENCODERS, keyword_config, keyword_pairs, write_tsv
 from training.data import DataError
 from training.loop import RunStateError
 from training.train import train
@@ -106,7 +106,6 @@ def test_a_resumed_run_keeps_the_encoder_defaults_it_started_with(small_keyword_
 
 
 def test_pairs_train_a_new_encoder_without_head_for_cosine_similarity(tmp_path):
-    from tests.training.test_finetune import keyword_pairs
     from training.evaluate import evaluate_pairs
 
     header = ("score", "sentence1", "sentence2")
