@@ -24,6 +24,8 @@ import numpy as np
 from embedder.validation import check_choice
 
 STATE_FILE = "state.json"
+#: The run's settings, in the work directory beside `checkpoints/` (training.loop writes it).
+CONFIG_FILE = "config.json"
 
 
 def _save_arrays(path: Path, arrays: list[np.ndarray]) -> None:
@@ -108,7 +110,15 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.state = dict(state, phase=self.phase)
         arrays = _load_arrays(self.directory / state["checkpoint"])
         model_count = int(state["model_variables"])
-        _assign(model.variables, arrays[:model_count], "model")
+        try:
+            _assign(model.variables, arrays[:model_count], "model")
+        except ValueError as error:
+            raise ValueError(
+                f"{error} The checkpoint in {self.directory} was written by a model of other shapes than these "
+                "settings build: a version that changed the encoder defaults builds another model. Settings saved "
+                f"before runs recorded their defaults take this version's: write the run's into \"encoder_defaults\" "
+                f"of {self.directory.parent / CONFIG_FILE} and resume, or start afresh with --overwrite."
+            ) from error
         if optimizer is not None and saved_phase == self.phase:
             if not optimizer.built:
                 optimizer.build(model.trainable_variables)

@@ -26,12 +26,11 @@ import tensorflow as tf
 
 from embedder.precision import with_dtype_policy
 from training import keras_patches
-from training.checkpoints import RunCheckpoint, read_state
+from training.checkpoints import CONFIG_FILE, RunCheckpoint, read_state
 from training.config import RunConfig, run_config_document
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
 #: Settings that may change when a run is resumed (train longer, wait longer).
 RESUMABLE_CHANGES = ("epochs", "patience", "export_precision")
 #: Settings that a resumed run keeps from its start whatever this version's default: the encoder defaults that

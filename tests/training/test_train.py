@@ -105,6 +105,34 @@ def test_a_resumed_run_keeps_the_encoder_defaults_it_started_with(small_keyword_
     assert saved["encoder_defaults"] == {"intermediate_dim": 8} and saved["epochs"] == 2
 
 
+def test_a_run_saved_before_encoder_defaults_were_recorded_says_how_to_resume(
+    small_keyword_files, tmp_path, monkeypatch
+):
+    # Settings written before `encoder_defaults` existed take this version's defaults: when those changed, the
+    # checkpoint does not fit, and the error names the remedy, which works.
+    from training.config import TRAIN_ENCODER_DEFAULTS
+
+    encoder = {k: v for k, v in KEYWORD_ENCODERS["transformer"].items() if k != "intermediate_dim"}
+    monkeypatch.setitem(TRAIN_ENCODER_DEFAULTS, "transformer", {"intermediate_dim": 8})
+    train(
+        keyword_config(small_keyword_files, "transformer", encoder=encoder, epochs=1),
+        None,
+        work_dir=tmp_path / "run",
+        verbose=0,
+    )
+    settings = tmp_path / "run" / "config.json"
+    legacy = json.loads(settings.read_text("utf-8"))
+    del legacy["encoder_defaults"]
+    settings.write_text(json.dumps(legacy), "utf-8")
+    monkeypatch.setitem(TRAIN_ENCODER_DEFAULTS, "transformer", {"intermediate_dim": 24})
+    upgraded = keyword_config(small_keyword_files, "transformer", encoder=encoder, epochs=2)
+    with pytest.raises(ValueError, match=r"does not fit.*write the run's into \"encoder_defaults\" of .*config\.json"):
+        train(upgraded, None, work_dir=tmp_path / "run", resume=True, verbose=0)
+    settings.write_text(json.dumps(legacy | {"encoder_defaults": {"intermediate_dim": 8}}), "utf-8")
+    resumed = train(upgraded, None, work_dir=tmp_path / "run", resume=True, verbose=0)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+
+
 def test_pairs_train_a_new_encoder_without_head_for_cosine_similarity(tmp_path):
     from training.evaluate import evaluate_pairs
 
