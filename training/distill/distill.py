@@ -132,7 +132,9 @@ def distill(
         teacher: a ready teacher object (see `teacher_vectors`); None loads `config.teacher` when needed.
         corpus: the result of `corpus_of(config)`, when the caller already built it.
         work_dir: checkpoints, logs, vocabulary and settings; defaults to ``<out>.run``.
-        resume: continue the run in `work_dir` from its last checkpoint (same settings; `epochs` may grow).
+        resume: continue the run in `work_dir` from its last checkpoint (same settings; `epochs` may grow). A run
+            stopped before its first checkpoint (while the teacher ran) starts its training afresh; the teacher's
+            vectors continue from their cache either way.
         overwrite: discard an earlier run's checkpoints in `work_dir`.
         verbose: Keras's `fit` verbosity.
         show_progress_bar: a progress bar while the teacher runs.
@@ -149,7 +151,7 @@ def distill(
     import tensorflow as tf
 
     from training.batching import encode_texts, make_input
-    from training.checkpoints import RunCheckpoint
+    from training.checkpoints import RunCheckpoint, read_state
     from training.distill.losses import DistillationLoss, MeanCosine
     from training.distill.student import build_student
     from training.loop import (
@@ -168,6 +170,10 @@ def distill(
         raise ValueError("Received out=None and work_dir=None; give at least one (where the checkpoints go).")
     work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
     seed_everything(config.seed, deterministic=False)
+    if resume and read_state(work_dir / "checkpoints") is None:
+        # Killed before its first epoch (the teacher's vectors take the longest): nothing to lose, nothing to refuse.
+        logger.info("nothing trained yet in %s: the teacher's vectors go on from their cache, then epoch 1", work_dir)
+        resume, overwrite = False, True
 
     corpus = corpus if corpus is not None else corpus_of(config)
     logger.info(

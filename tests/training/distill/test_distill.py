@@ -120,3 +120,26 @@ def test_split_dev_is_seeded_and_disjoint():
     assert len(split_dev(20, 10, seed=0)[1]) == 4  # at most a fifth
     with pytest.raises(ValueError, match="at least 2"):
         split_dev(1, 10, seed=0)
+
+
+class TeacherStopped(Exception):
+    pass
+
+
+class StoppingTeacher(StandInTeacher):
+    def encode(self, sentences):
+        raise TeacherStopped("stopped while the teacher ran")
+
+
+def test_resume_of_a_run_stopped_while_the_teacher_ran_starts_its_training(corpus_file, tmp_path):
+    # The teacher phase comes before the first checkpoint: `--resume` of such a run trains from epoch 1 (it was
+    # refused with "Nothing to resume" after the teacher had finished its vectors).
+    config = tiny_config(corpus_file, tmp_path / "cache", epochs=1)
+    work_dir = tmp_path / "run"
+    with pytest.raises(TeacherStopped):
+        distill(config, None, teacher=StoppingTeacher(), work_dir=work_dir, verbose=0, show_progress_bar=False)
+    result = distill(
+        config, None, teacher=StandInTeacher(), work_dir=work_dir, resume=True, verbose=0, show_progress_bar=False
+    )
+    assert [h["epoch"] for h in result.history] == [1]
+    assert (work_dir / "checkpoints" / "state.json").is_file()
