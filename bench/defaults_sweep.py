@@ -12,8 +12,9 @@ random word vectors, constant learning rate 1e-3, 128 tokens, encoder dropout 0.
 GloVe-50d + 20,000 extra GloVe words, cosine schedule with half an epoch of warm-up, learning rate 2e-3, encoder
 dropout 0.3, `max_length` from the training texts' 95th length percentile), and the candidate with one setting
 changed at a time. `STRUCTURED_CONFIGS` then sweep the structured encoder's own settings (hops, their width, the
-penalty) on the classic choice, for `embedder train --arch structured`; each architecture gets its own choice
-(`choose`), and tests hold `TrainConfig`'s and `TRAIN_ENCODER_DEFAULTS`' values to both. Seeds run in the outer
+penalty) on the classic choice, for `embedder train --arch structured`, and `TRANSFORMER_CONFIGS` the Transformer
+encoder's (width, pre-/post-norm, learning rate) for `--arch transformer`; each architecture gets its own choice
+(`choose`), and tests hold `TrainConfig`'s and `TRAIN_ENCODER_DEFAULTS`' values to each. Seeds run in the outer
 loop, so a stopped sweep has every configuration at the same number of seeds; `--resume` continues it.
 
 Usage:
@@ -125,8 +126,14 @@ TRANSFORMER_CONFIGS = {
     "transformer: 128 wide, post-norm": transformer(COMPARE_WIDTH),
     "transformer: 128 wide, pre-norm": transformer(COMPARE_WIDTH | {"normalize_first": True}),
     "transformer: 128 wide, post-norm, lr 1e-3": transformer(COMPARE_WIDTH, learning_rate=1e-3),
+    # Added after the first five: the two that each beat the 128-wide post-norm at lr 2e-3, together.
+    "transformer: 128 wide, pre-norm, lr 1e-3": transformer(
+        COMPARE_WIDTH | {"normalize_first": True}, learning_rate=1e-3
+    ),
 }
 CONFIGS.update(TRANSFORMER_CONFIGS)
+#: The architectures whose `embedder train` defaults the sweep chooses (`TRAIN_ENCODER_DEFAULTS` holds each).
+ARCHITECTURES = ("classic", "structured", "transformer")
 #: What `embedder train --arch structured` trained before this sweep: the settings before it (`BEFORE`) and the
 #: encoder's defaults then (4 hops of 128 units, the squared penalty at 1.0). `--test` scores it beside the
 #: structured choice; it has no dev rows, so it is never chosen.
@@ -325,7 +332,8 @@ def render(path: Path) -> str:
     document = load(path)
     table = summary(document["rows"])
     lines = [
-        "# Defaults sweep (dev accuracy; the classic encoder, then the structured encoder's own settings)",
+        "# Defaults sweep (dev accuracy; the classic encoder, then the structured and Transformer encoders' own "
+        "settings)",
         "",
         f"{commands(document, 'command')} on {document.get('machine', '?')}; "
         "mean ± std over seeds of the best dev accuracy (%). Test files never read.",
@@ -338,7 +346,7 @@ def render(path: Path) -> str:
             f"| {e['dataset']} | {e['config']} | {e['seeds']} | {e['mean']:.1f} ± {e['std']:.1f} | "
             f"{e['gap_to_best']:+.1f} | {e['wall_s']:.0f} |"
         )
-    choices = {a: choose(table, a) for a in ("classic", "structured")}
+    choices = {a: choose(table, a) for a in ARCHITECTURES}
     chosen_names = {name for name in choices.values() if name is not None}
     tests = document.get("test_rows", [])
     if tests:
@@ -411,8 +419,14 @@ def main(argv=None) -> int:
         chosen = choose(table)
         if chosen is None:
             raise SystemExit(f"--test: {args.out} holds no configuration run on every dataset; run the sweep first.")
-        structured = choose(table, "structured")
-        configs = [TODAY, chosen, *([STRUCTURED_BEFORE, structured] if structured else [])]
+        structured, transformer = choose(table, "structured"), choose(table, "transformer")
+        # The Transformer's settings before its sweep are not re-run on test: their dev rows show them failing.
+        configs = [
+            TODAY,
+            chosen,
+            *([STRUCTURED_BEFORE, structured] if structured else []),
+            *filter(None, [transformer]),
+        ]
         key_name, header = "test_rows", {"test_command": command}
     done = {(r["dataset"], r["config"], r["seed"]) for r in load(args.out).get(key_name, [])} if args.resume else set()
     with tempfile.TemporaryDirectory(prefix="defaults-sweep-") as tmp:

@@ -164,7 +164,12 @@ TRAIN_ENCODER_DEFAULTS = {
     # bench/defaults_sweep.py's choice for `--arch structured` on dev: the paper's 30 hops of 350 units, no penalty.
     "structured": {"dropout": 0.3, "attention_hops": 30, "attention_units": 350, "penalty_coefficient": 0.0},
     "bilstm_max": {"dropout": 0.3},
+    # The choice for `--arch transformer`: 128 wide (feed-forward 256), post-norm, dropout 0.1, at lr 1e-3 (below).
+    "transformer": {"dropout": 0.1, "hidden_dim": 128, "intermediate_dim": 256},
 }
+#: `embedder train`'s peak learning rate, and the architectures whose own sweep chose another.
+TRAIN_LEARNING_RATE = 2e-3
+TRAIN_LEARNING_RATES = {"transformer": 1e-3}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,7 +190,8 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
         extend_vocabulary: add up to this many of the vectors' most frequent words that the training texts lack;
             None adds 20000 with word vectors and none without. Defaults to None.
         epochs, learning_rate, schedule, warmup_epochs: see `OptimizationSettings`. Default to 15 (early stopping
-            with `patience` 3 ends most runs sooner), 2e-3, "cosine", 0.5.
+            with `patience` 3 ends most runs sooner), None (`TRAIN_LEARNING_RATES` for the architecture, else
+            `TRAIN_LEARNING_RATE`, 2e-3; the saved settings record the number), "cosine", 0.5.
         freeze_word_vectors: keep the pretrained vectors fixed. Defaults to False.
         chunk_length: read each text as consecutive chunks of this many tokens (below `max_length`), up to
             ``ceil(max_length / chunk_length)`` of them; the encoder reads every chunk as a sentence and the chunk
@@ -208,7 +214,7 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
     word_vectors: str | None = "glove-50d"
     extend_vocabulary: int | None = None
     epochs: int = 15
-    learning_rate: float = 2e-3
+    learning_rate: float | None = None
     schedule: str = "cosine"
     warmup_epochs: float = 0.5
     freeze_word_vectors: bool = False
@@ -217,6 +223,9 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
     encoder_defaults: dict[str, Any] | None = None
 
     def __post_init__(self):
+        if self.learning_rate is None:
+            rate = TRAIN_LEARNING_RATES.get(self.architecture, TRAIN_LEARNING_RATE)
+            object.__setattr__(self, "learning_rate", rate)
         if self.encoder_defaults is None:
             object.__setattr__(self, "encoder_defaults", dict(TRAIN_ENCODER_DEFAULTS.get(self.architecture, {})))
         elif not isinstance(self.encoder_defaults, dict):

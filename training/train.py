@@ -25,7 +25,7 @@ from embedder import contract
 from embedder.precision import dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
-from training.config import TRAIN_ENCODER_DEFAULTS, TrainConfig
+from training.config import TrainConfig
 from training.data import (
     LabelledExamples,
     ScoredPairs,
@@ -163,14 +163,6 @@ def train(
     work_dir = Path(work_dir) if work_dir is not None else default_work_dir(out)
     chief = is_chief(strategy)
 
-    if config.architecture not in TRAIN_ENCODER_DEFAULTS:
-        logger.warning(
-            "embedder train's defaults were swept for the recurrent encoders, not for --arch %s: its encoder's own "
-            "defaults at learning rate %g may train poorly (docs/TRAINING.md; for the transformer, bench/compare.py's "
-            "--encoder hidden_dim=128 intermediate_dim=256 --learning-rate 1e-3)",
-            config.architecture,
-            config.learning_rate,
-        )
     train_data, dev_data = load_training_data(config)
     texts = list(train_data.texts)
     labels = [] if config.pairs else train_data.label_set

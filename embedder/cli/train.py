@@ -37,6 +37,8 @@ from training.config import (
     PAIR_LOSSES,
     PRECISIONS,
     SCHEDULES,
+    TRAIN_LEARNING_RATE,
+    TRAIN_LEARNING_RATES,
     FinetuneConfig,
     PairSettings,
     RunConfig,
@@ -51,6 +53,13 @@ from training.evaluate import evaluate_classifier
 
 def _shown(settings_class: type, name: str) -> str:
     return f"default {default_of(settings_class, name)}"
+
+
+def _learning_rate_shown(settings_class: type) -> str:
+    if default_of(settings_class, "learning_rate") is not None:
+        return _shown(settings_class, "learning_rate")
+    special = "".join(f"; {rate:g} for --arch {arch}" for arch, rate in TRAIN_LEARNING_RATES.items())
+    return f"default {TRAIN_LEARNING_RATE:g}{special}"
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict:
@@ -109,7 +118,7 @@ def _add_run_options(parser: argparse.ArgumentParser, settings: type) -> None:
     group.add_argument("--epochs", type=int, help=f"most epochs ({_shown(settings, 'epochs')})")
     group.add_argument("--batch-size", type=int, help=f"global batch size ({_shown(settings, 'batch_size')})")
     group.add_argument("--optimizer", choices=OPTIMIZERS, help=f"({_shown(settings, 'optimizer')})")
-    group.add_argument("--learning-rate", type=float, help=f"peak learning rate ({_shown(settings, 'learning_rate')})")
+    group.add_argument("--learning-rate", type=float, help=f"peak learning rate ({_learning_rate_shown(settings)})")
     group.add_argument("--schedule", choices=SCHEDULES, help=f"({_shown(settings, 'schedule')})")
     group.add_argument(
         "--warmup-epochs", type=float, help=f"linear warm-up in epochs ({_shown(settings, 'warmup_epochs')})"

@@ -87,8 +87,9 @@ def test_train_defaults_are_the_configuration_the_committed_sweep_chose():
     assert not document["quick"] and {r["dataset"] for r in document["rows"]} >= {"trec", "sst2"}
     table = defaults_sweep.summary(document["rows"])
     assert defaults_sweep.default_differences(defaults_sweep.choose(table)) == []
-    structured = defaults_sweep.choose(table, "structured")  # `--arch structured`'s own settings
-    assert structured is not None and defaults_sweep.default_differences(structured) == []
+    for architecture in ("structured", "transformer"):  # their own settings, `TRAIN_ENCODER_DEFAULTS`' values
+        chosen = defaults_sweep.choose(table, architecture)
+        assert chosen is not None and defaults_sweep.default_differences(chosen) == [], architecture
 
 
 def test_the_committed_table_is_the_json_rendered():

@@ -2,7 +2,14 @@ import dataclasses
 
 import pytest
 
-from training.config import FinetuneConfig, TrainConfig, config_from_document, run_config_document
+from training.config import (
+    ARCHITECTURES,
+    TRAIN_ENCODER_DEFAULTS,
+    FinetuneConfig,
+    TrainConfig,
+    config_from_document,
+    run_config_document,
+)
 
 
 def test_round_trip_and_frozen():
@@ -91,7 +98,13 @@ def test_train_defaults_are_the_swept_ones_and_extension_follows_the_word_vector
     assert TrainConfig(architecture="classic", train_path="t", encoder={"dropout": 0.0}).encoder_arguments() == {
         "dropout": 0.0
     }
-    assert TrainConfig(architecture="transformer", train_path="t").encoder_arguments() == {}
+    # Every architecture has swept defaults; the Transformer its own width and learning rate, recorded as numbers.
+    assert set(TRAIN_ENCODER_DEFAULTS) == set(ARCHITECTURES)
+    transformer = TrainConfig(architecture="transformer", train_path="t")
+    assert transformer.encoder_arguments() == {"dropout": 0.1, "hidden_dim": 128, "intermediate_dim": 256}
+    assert transformer.learning_rate == 1e-3 and transformer.to_dict()["learning_rate"] == 1e-3
+    assert TrainConfig.from_dict(transformer.to_dict()) == transformer
+    assert TrainConfig(architecture="transformer", train_path="t", learning_rate=5e-4).learning_rate == 5e-4
     with pytest.raises(ValueError, match="extend_vocabulary"):
         TrainConfig(architecture="classic", train_path="t.tsv", word_vectors=None, extend_vocabulary=5)
 

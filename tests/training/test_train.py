@@ -159,21 +159,6 @@ def test_pairs_train_a_new_encoder_without_head_for_cosine_similarity(tmp_path):
         keyword_config(files, "classic", pairs=True, max_length=64, chunk_length=16)
 
 
-def test_an_architecture_without_swept_defaults_says_so(keyword_files, tmp_path, caplog):
-    import logging
-
-    from training.config import TRAIN_ENCODER_DEFAULTS
-
-    assert "transformer" not in TRAIN_ENCODER_DEFAULTS  # when its sweep lands, this test goes with the warning
-    with caplog.at_level(logging.WARNING, logger="training"), pytest.raises(DataError):
-        train(keyword_config(keyword_files, "transformer", text_column="sentence"), tmp_path / "m")
-    assert "not for --arch transformer" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="training"), pytest.raises(DataError):
-        train(keyword_config(keyword_files, "classic", text_column="sentence"), tmp_path / "m")
-    assert "not for --arch" not in caplog.text
-
-
 def test_bad_input_raises_before_training(keyword_files, tmp_path):
     dev = write_tsv(tmp_path / "dev.tsv", [("fruit", "apple w1"), ("vegetable", "leek w2")])
     with pytest.raises(DataError, match=r"'vegetable' appear only in the dev data"):
