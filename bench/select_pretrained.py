@@ -3,7 +3,8 @@
 For each candidate (a `embedder distill` export, or a shipped model by name) it measures:
 
 - **held-back cosine**: the mean cosine to the teacher on the corpus sentences `embedder distill` held back (from
-  the export's run record; comparable only between runs on the same corpus);
+  the export's run record; comparable only between runs on the same corpus), or, with `--held-back-of EXPORT`,
+  every candidate's on that run's held-back sentences (so that runs on other corpora and shipped models compare);
 - **STS-B train**: Spearman × 100 of cosine on STS-B's *training* pairs (ship_pretrained.py's selection set);
 - **TREC dev / SST-2 dev**: frozen vectors + logistic regression trained on the training split, accuracy on the dev
   split (TREC's dev is a seeded 10 % of its training split), at C = 0.1 for every candidate (no choice on dev, so
@@ -61,12 +62,32 @@ def held_back_cosine(version: Path) -> float | None:
     return json.loads(record.read_text()).get("result", {}).get("dev_score")
 
 
+def held_back_set(export: Path) -> tuple[list[str], np.ndarray]:
+    """The corpus sentences `embedder distill` held back in the run that made `export` (a version directory), with
+    the teacher's vectors for them, from the teacher cache (the teacher runs only for rows the cache lacks)."""
+    from training.distill.config import DistillConfig
+    from training.distill.distill import corpus_of, split_dev, teacher_vectors
+
+    settings = json.loads((export / "assets.extra" / "run_config.json").read_text())["settings"]
+    config = DistillConfig.from_saved(settings)
+    corpus = corpus_of(config)
+    vectors, _ = teacher_vectors(config, corpus, show_progress_bar=False)
+    _, dev = split_dev(len(corpus), config.dev_sentences, config.seed)
+    return [corpus.sentences[i] for i in dev], np.asarray(vectors[dev], dtype=np.float32)
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return float((a * b).sum(axis=1).mean())
+
+
 def dev_accuracy(vectors: dict[str, np.ndarray], split: dict, seed: int = 0) -> float:
     train, dev = (measures.split_features(vectors, split, part) for part in ("train", "dev"))
     return measures.logistic_accuracy(train, dev, C, seed)
 
 
-def measure(version: Path) -> dict:
+def measure(version: Path, held_back: tuple[list[str], np.ndarray] | None = None) -> dict:
     rows = measures.read_tsv(measures.DATA / "stsb" / "train.tsv")
     first, second = [r["sentence1"] for r in rows], [r["sentence2"] for r in rows]
     splits = measures.transfer_splits(seed=0)
@@ -75,9 +96,16 @@ def measure(version: Path) -> dict:
     )
     encode = measures.saved_model_encoder(version)
     vectors = dict(zip(texts, np.concatenate([encode(texts[i : i + 256], 256) for i in range(0, len(texts), 256)])))
+    if held_back is not None:  # one held-back set for every candidate: their cosines compare
+        sentences, targets = held_back
+        cosine = mean_cosine(
+            np.concatenate([encode(sentences[i : i + 256], 256) for i in range(0, len(sentences), 256)]), targets
+        )
+    else:
+        cosine = held_back_cosine(version)
     return {
         "export": str(version),
-        "held_back_cosine": held_back_cosine(version),
+        "held_back_cosine": cosine,
         "stsb_train": measures.sts_spearman(vectors, first, second, [float(r["score"]) for r in rows]),
         "trec_dev": dev_accuracy(vectors, splits["trec"]),
         "sst2_dev": dev_accuracy(vectors, splits["sst2"]),
@@ -88,13 +116,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("candidates", nargs="+", metavar="NAME[=EXPORT]")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--held-back-of",
+        metavar="EXPORT",
+        help="measure every candidate's cosine to the teacher on the sentences this distill export's run held back "
+        "(teacher vectors from the cache; needs the distill extra), instead of each run's own held-back set",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     results = json.loads(args.results.read_text()) if args.results.is_file() else {}
     with tempfile.TemporaryDirectory() as work:
+        held_back = held_back_set(version_dir(args.held_back_of, Path(work))) if args.held_back_of else None
         for item in args.candidates:
             name, _, source = item.partition("=")
-            results[name] = measure(version_dir(source or name, Path(work)))
+            results[name] = measure(version_dir(source or name, Path(work)), held_back)
             logger.info("%s: %s", name, results[name])
             args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print("| candidate | held-back cosine | STS-B train | TREC dev | SST-2 dev |\n|---|---|---|---|---|")
