@@ -62,16 +62,17 @@ def held_back_cosine(version: Path) -> float | None:
     return json.loads(record.read_text()).get("result", {}).get("dev_score")
 
 
-def held_back_set(export: Path) -> tuple[list[str], np.ndarray]:
+def held_back_set(export: Path, teacher=None) -> tuple[list[str], np.ndarray]:
     """The corpus sentences `embedder distill` held back in the run that made `export` (a version directory), with
-    the teacher's vectors for them, from the teacher cache (the teacher runs only for rows the cache lacks)."""
+    the teacher's vectors for them, from the teacher cache (the teacher, the run's own unless `teacher` is given,
+    runs only for rows the cache lacks)."""
     from training.distill.config import DistillConfig
     from training.distill.distill import corpus_of, split_dev, teacher_vectors
 
     settings = json.loads((export / "assets.extra" / "run_config.json").read_text())["settings"]
     config = DistillConfig.from_saved(settings)
     corpus = corpus_of(config)
-    vectors, _ = teacher_vectors(config, corpus, show_progress_bar=False)
+    vectors, _ = teacher_vectors(config, corpus, teacher, show_progress_bar=False)
     _, dev = split_dev(len(corpus), config.dev_sentences, config.seed)
     return [corpus.sentences[i] for i in dev], np.asarray(vectors[dev], dtype=np.float32)
 
