@@ -133,7 +133,7 @@ TRANSFORMER_CONFIGS = {
 }
 CONFIGS.update(TRANSFORMER_CONFIGS)
 #: The architectures whose `embedder train` defaults the sweep chooses (`TRAIN_ENCODER_DEFAULTS` holds each).
-ARCHITECTURES = ("classic", "structured", "transformer")
+SWEPT_ARCHITECTURES = ("classic", "structured", "transformer")
 #: What `embedder train --arch structured` trained before this sweep: the settings before it (`BEFORE`) and the
 #: encoder's defaults then (4 hops of 128 units, the squared penalty at 1.0). `--test` scores it beside the
 #: structured choice; it has no dev rows, so it is never chosen.
@@ -346,7 +346,7 @@ def render(path: Path) -> str:
             f"| {e['dataset']} | {e['config']} | {e['seeds']} | {e['mean']:.1f} ± {e['std']:.1f} | "
             f"{e['gap_to_best']:+.1f} | {e['wall_s']:.0f} |"
         )
-    choices = {a: choose(table, a) for a in ARCHITECTURES}
+    choices = {a: choose(table, a) for a in SWEPT_ARCHITECTURES}
     chosen_names = {name for name in choices.values() if name is not None}
     tests = document.get("test_rows", [])
     if tests:

@@ -77,6 +77,11 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def encode_all(encode: Encode, texts: Sequence[str], batch: int = 256) -> np.ndarray:
+    """`encode` over `texts` in batches of `batch`, one (len(texts), dim) array."""
+    return np.concatenate([encode(texts[i : i + batch], batch) for i in range(0, len(texts), batch)])
+
+
 def sts_spearman(vectors: dict[str, np.ndarray], first: Sequence[str], second: Sequence[str], scores) -> float:
     """Spearman × 100 between the gold scores and the cosine of each pair's vectors (looked up by sentence)."""
     from scipy.stats import spearmanr

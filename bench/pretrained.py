@@ -73,7 +73,7 @@ def stage_quality(results: dict, names: list[str], work: Path, quick: bool) -> N
     texts = sorted(set(first + second + [t for task in splits.values() for x, _ in task.values() for t in x]))
     for name in names:
         encode = measures.saved_model_encoder(shipped_export(name, work))
-        vectors = dict(zip(texts, np.concatenate([encode(texts[i : i + 256], 256) for i in range(0, len(texts), 256)])))
+        vectors = dict(zip(texts, measures.encode_all(encode, texts)))
         results.setdefault("models", {}).setdefault(name, {}).update(
             stsb_dev=measures.sts_spearman(vectors, first, second, scores),
             trec=measures.transfer_accuracy(vectors, splits["trec"]),

@@ -78,9 +78,8 @@ def held_back_set(export: Path, teacher=None) -> tuple[list[str], np.ndarray]:
 
 
 def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return float((a * b).sum(axis=1).mean())
+    """The mean cosine of `a`'s and `b`'s rows, pair by pair."""
+    return float((measures.unit(a) * measures.unit(b)).sum(axis=1).mean())
 
 
 def dev_accuracy(vectors: dict[str, np.ndarray], split: dict, seed: int = 0) -> float:
@@ -96,12 +95,10 @@ def measure(version: Path, held_back: tuple[list[str], np.ndarray] | None = None
         set(first + second) | {t for task in splits.values() for part in ("train", "dev") for t in task[part][0]}
     )
     encode = measures.saved_model_encoder(version)
-    vectors = dict(zip(texts, np.concatenate([encode(texts[i : i + 256], 256) for i in range(0, len(texts), 256)])))
+    vectors = dict(zip(texts, measures.encode_all(encode, texts)))
     if held_back is not None:  # one held-back set for every candidate: their cosines compare
         sentences, targets = held_back
-        cosine = mean_cosine(
-            np.concatenate([encode(sentences[i : i + 256], 256) for i in range(0, len(sentences), 256)]), targets
-        )
+        cosine = mean_cosine(measures.encode_all(encode, sentences), targets)
     else:
         cosine = held_back_cosine(version)
     return {
