@@ -110,6 +110,13 @@ def summary(rows: list[dict]) -> dict:
     return out
 
 
+def chosen_candidate(trials: dict) -> str:
+    """The candidate with the best dev accuracy; a tie goes to the one listed first in `CANDIDATES` (the settings
+    fixed in advance come first), whatever order the trials were stored in."""
+    order = [name for name in CANDIDATES if name in trials] + [name for name in trials if name not in CANDIDATES]
+    return max(order, key=lambda name: trials[name]["dev_accuracy"])
+
+
 def table(document: dict) -> str:
     """Test accuracy per task and arm (mean ± std over seeds), and whether the arm beats the scratch baseline."""
     lines = ["| task | arm | test accuracy % (mean ± std) | seeds | beats scratch |", "|---|---|---|---|---|"]
@@ -123,7 +130,7 @@ def table(document: dict) -> str:
                 f"| {task} | {arm} | {numbers['mean']:.1f} ± {numbers['std']:.1f} | {numbers['seeds']} | {verdict} |"
             )
     for task, trials in sorted(document.get("dev_selection", {}).items()):
-        chosen = max(trials, key=lambda name: trials[name]["dev_accuracy"])
+        chosen = chosen_candidate(trials)
         tried = ", ".join(f"{name} {t['dev_accuracy'] * 100:.1f}" for name, t in trials.items())
         lines.append("")
         lines.append(f"{task}: dev accuracy of each candidate, seed 0: {tried}; chosen: {chosen}.")
@@ -149,7 +156,7 @@ def select_on_dev(document: dict, task: str, files: dict, seeds: int, quick: boo
             trials[name] = {"dev_accuracy": row["dev_accuracy"], "test_accuracy": row["test_accuracy"]}
             logger.info("%s candidate %s: dev %.2f", task, name, row["dev_accuracy"] * 100)
             save(document, out)
-    best = max(trials, key=lambda name: trials[name]["dev_accuracy"])
+    best = chosen_candidate(trials)
     arm = f"{DEFAULT}, dev-selected: {best}"
     for seed in range(seeds):
         if not any(r["task"] == task and r["config"] == arm and r["seed"] == seed for r in document["rows"]):

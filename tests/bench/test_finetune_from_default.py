@@ -32,3 +32,11 @@ def test_pretrained_doc_shows_the_json_table():
     assert not document["quick"] and {"trec", "sst2"} <= set(document["summary"])
     section = bench.DOC.read_text("utf-8").split(bench.BEGIN, 1)[1].split(bench.END, 1)[0].strip()
     assert section == bench.table(document)
+
+
+def test_a_dev_tie_goes_to_the_first_candidate_whatever_the_stored_order():
+    first, second, third = list(bench.CANDIDATES)[:3]
+    trials = {second: {"dev_accuracy": 0.8}, third: {"dev_accuracy": 0.7}, first: {"dev_accuracy": 0.8}}
+    assert bench.chosen_candidate(trials) == first
+    assert bench.chosen_candidate(dict(reversed(list(trials.items())))) == first
+    assert bench.chosen_candidate({**trials, third: {"dev_accuracy": 0.9}}) == third
