@@ -70,15 +70,15 @@ def export_quick_model(model_base_path: Path) -> Path:
 
 def shipped_export(name: str, work: Path) -> Path:
     """The SavedModel version directory of shipped model `name`, exported once under ``work/models/name`` (again
-    when the shipped weights changed since: a re-shipped model is never measured through a stale export)."""
-    import hashlib
+    when the shipped weights changed since: a re-shipped model is never measured through a stale export). The
+    weights' hash is the one their config records, the key `pretrained.resolve_model_path` caches exports by."""
     import shutil
 
     from embedder import pretrained
     from embedder.versions import numeric_versions
 
     base = work / "models" / name
-    weights = hashlib.sha256((pretrained.model_dir(name) / "weights.npz").read_bytes()).hexdigest()
+    weights = pretrained.read_config(name)["files"][pretrained.WEIGHTS_FILE]
     marker = base / "shipped-weights.sha256"
     if numeric_versions(base) and (not marker.is_file() or marker.read_text() != weights):
         shutil.rmtree(base)

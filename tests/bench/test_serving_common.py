@@ -38,21 +38,19 @@ def test_the_ready_line_is_what_the_server_logs(tiny_server, caplog):
 def test_shipped_export_is_made_again_when_the_shipped_weights_change(tmp_path, monkeypatch):
     from embedder import pretrained
 
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    (shipped / "weights.npz").write_bytes(b"first weights")
+    shipped = {"files": {pretrained.WEIGHTS_FILE: "first weights"}}  # the hash the shipped config records
     exports = []
 
     def export(name, base, version):
         (base / str(version)).mkdir(parents=True)
-        (base / str(version) / "weights").write_bytes((shipped / "weights.npz").read_bytes())
+        (base / str(version) / "weights").write_text(shipped["files"][pretrained.WEIGHTS_FILE])
         exports.append(name)
 
-    monkeypatch.setattr(pretrained, "model_dir", lambda name: shipped)
+    monkeypatch.setattr(pretrained, "read_config", lambda name: shipped)
     monkeypatch.setattr(pretrained, "export", export)
     work = tmp_path / "work"
     first = serving_common.shipped_export("default", work)
     assert serving_common.shipped_export("default", work) == first and exports == ["default"]  # reused
-    (shipped / "weights.npz").write_bytes(b"re-shipped weights")
+    shipped["files"][pretrained.WEIGHTS_FILE] = "re-shipped weights"
     again = serving_common.shipped_export("default", work)
-    assert exports == ["default", "default"] and (again / "weights").read_bytes() == b"re-shipped weights"
+    assert exports == ["default", "default"] and (again / "weights").read_text() == "re-shipped weights"
