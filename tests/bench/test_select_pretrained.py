@@ -43,27 +43,12 @@ def test_dev_accuracy_is_high_on_separable_vectors_and_chance_on_noise():
 def test_held_back_set_is_the_distill_runs_own(tmp_path):
     # The sentences and teacher vectors rebuilt from an export's run record are the ones the run held back: the
     # export's cosine to the teacher on them is the dev score its run recorded.
-    from tests.training.distill.stand_in_teacher import StandInTeacher, corpus_sentences
-    from training.distill.config import DistillConfig
+    from tests.training.distill.stand_in_teacher import StandInTeacher, corpus_sentences, tiny_config
     from training.distill.distill import distill
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(corpus_sentences(400, seed=0)), encoding="utf-8")
-    config = DistillConfig(
-        architecture="transformer",
-        corpus=(str(corpus),),
-        teacher="stand-in",
-        cache_dir=str(tmp_path / "cache"),
-        encoder=dict(hidden_dim=16, num_heads=2, num_layers=1, intermediate_dim=32, dropout=0.0),
-        max_length=12,
-        min_count=1,
-        dev_sentences=50,
-        epochs=2,
-        batch_size=32,
-        learning_rate=1e-2,
-        warmup_epochs=0.0,
-        patience=0,
-    )
+    config = tiny_config(corpus, tmp_path / "cache", dev_sentences=50, epochs=2)
     result = distill(config, tmp_path / "student", teacher=StandInTeacher(), verbose=0, show_progress_bar=False)
     teacher = StandInTeacher()
     sentences, targets = select_pretrained.held_back_set(result.version_dir, teacher)

@@ -61,6 +61,33 @@ def corpus_sentences(count: int, seed: int = 0, words: int = 30) -> list[str]:
     return sentences
 
 
+#: A student small enough to distil in seconds.
+TINY_STUDENT = dict(hidden_dim=16, num_heads=2, num_layers=1, intermediate_dim=32, dropout=0.0)
+
+
+def tiny_config(corpus_file, cache_dir, **overrides):
+    """A `DistillConfig` of a tiny Transformer student on `corpus_file` with the stand-in teacher, `overrides` laid
+    over."""
+    from training.distill.config import DistillConfig
+
+    settings = dict(
+        architecture="transformer",
+        corpus=(str(corpus_file),),
+        teacher="stand-in",
+        cache_dir=str(cache_dir),
+        encoder=TINY_STUDENT,
+        max_length=12,
+        min_count=1,
+        dev_sentences=60,
+        epochs=4,
+        batch_size=32,
+        learning_rate=1e-2,
+        warmup_epochs=0.0,
+        patience=0,
+    )
+    return DistillConfig(**dict(settings, **overrides))
+
+
 def main() -> None:
     from training.distill.teacher_cache import TeacherCache
 

@@ -3,11 +3,8 @@
 import numpy as np
 import pytest
 
-from tests.training.distill.stand_in_teacher import DIM, StandInTeacher, corpus_sentences
-from training.distill.config import DistillConfig
+from tests.training.distill.stand_in_teacher import DIM, TINY_STUDENT, StandInTeacher, corpus_sentences, tiny_config
 from training.distill.distill import corpus_of, distill, split_dev, teacher_vectors
-
-TINY_STUDENT = dict(hidden_dim=16, num_heads=2, num_layers=1, intermediate_dim=32, dropout=0.0)
 
 
 def mean_cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -21,25 +18,6 @@ def corpus_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
     path.write_text("\n".join(corpus_sentences(600, seed=0)), encoding="utf-8")
     return path
-
-
-def tiny_config(corpus_file, cache_dir, **overrides) -> DistillConfig:
-    settings = dict(
-        architecture="transformer",
-        corpus=(str(corpus_file),),
-        teacher="stand-in",
-        cache_dir=str(cache_dir),
-        encoder=TINY_STUDENT,
-        max_length=12,
-        min_count=1,
-        dev_sentences=60,
-        epochs=4,
-        batch_size=32,
-        learning_rate=1e-2,
-        warmup_epochs=0.0,
-        patience=0,
-    )
-    return DistillConfig(**dict(settings, **overrides))
 
 
 @pytest.fixture(scope="module")
