@@ -68,23 +68,38 @@ def export_quick_model(model_base_path: Path) -> Path:
     return embedder.export(model_base_path)
 
 
+#: The modules that build an export's graph: a change to them makes `shipped_export` export again.
+EXPORT_CODE = ("embedder/serving_module.py", "embedder/export.py", "embedder/text_preprocessor.py")
+
+
+def export_code_hash() -> str:
+    """sha256 over `EXPORT_CODE`'s sources."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for relative in EXPORT_CODE:
+        digest.update((PROJECT_ROOT / relative).read_bytes())
+    return digest.hexdigest()
+
+
 def shipped_export(name: str, work: Path) -> Path:
     """The SavedModel version directory of shipped model `name`, exported once under ``work/models/name`` (again
-    when the shipped weights changed since: a re-shipped model is never measured through a stale export). The
-    weights' hash is the one their config records, the key `pretrained.resolve_model_path` caches exports by."""
+    when the shipped weights or the code that builds the graph changed since: a re-shipped model or a new serving
+    graph is never measured through a stale export). The weights' hash is the one their config records, the key
+    `pretrained.resolve_model_path` caches exports by; the code's is `export_code_hash`."""
     import shutil
 
     from embedder import pretrained
     from embedder.versions import numeric_versions
 
     base = work / "models" / name
-    weights = pretrained.read_config(name)["files"][pretrained.WEIGHTS_FILE]
+    key = f"{pretrained.read_config(name)['files'][pretrained.WEIGHTS_FILE]} {export_code_hash()}"
     marker = base / "shipped-weights.sha256"
-    if numeric_versions(base) and (not marker.is_file() or marker.read_text() != weights):
+    if numeric_versions(base) and (not marker.is_file() or marker.read_text() != key):
         shutil.rmtree(base)
     if not numeric_versions(base):
         pretrained.export(name, base, version=1)
-        marker.write_text(weights)
+        marker.write_text(key)
     return base / "1"
 
 

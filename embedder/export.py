@@ -102,7 +102,9 @@ def export_saved_model(
         for layer in rnn_layers:
             layer.use_cudnn = False
         with tf.device("/CPU:0"):
-            module = ServingModule(computing, embedder.preprocessor, metadata, embedder.labels)
+            module = ServingModule(
+                computing, embedder.preprocessor, metadata, embedder.labels, embedder.serving_sub_batch
+            )
             signatures = module.signatures()
             tf.saved_model.save(module, str(staging), signatures=signatures)
         extra = staging / contract.ASSETS_EXTRA_DIR

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from embedder import contract
 from embedder.encoders.factory import architecture_of, build_encoder, build_model, get_chunking, get_encoder
-from embedder.serving_module import ServingModule
+from embedder.serving_module import ServingModule, sub_batch_for
 from embedder.text_preprocessor import TextPreprocessor
 from embedder.validation import check_choice, check_positive_int
 
@@ -151,6 +151,11 @@ class SentenceEmbedder:
         return self.encoder.attention_rows
 
     @property
+    def serving_sub_batch(self) -> int:
+        """Rows per model call within a served request (`embedder.serving_module.SUB_BATCH_PARALLEL`)."""
+        return sub_batch_for(self.architecture, self.encoder.get_config())
+
+    @property
     def max_length(self) -> int:
         return self.preprocessor.max_length
 
@@ -182,7 +187,9 @@ class SentenceEmbedder:
     def serving_module(self) -> ServingModule:
         """The `tf.Module` whose functions are the signatures (built once, rebuilt after `reset`)."""
         if self._module is None:
-            self._module = ServingModule(self.model, self.preprocessor, self.metadata(), self.labels)
+            self._module = ServingModule(
+                self.model, self.preprocessor, self.metadata(), self.labels, self.serving_sub_batch
+            )
         return self._module
 
     def reset(self) -> None:

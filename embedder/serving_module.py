@@ -17,6 +17,21 @@ from embedder.text_preprocessor import TextPreprocessor
 
 TEXT_SPEC = tf.TensorSpec(shape=[None], dtype=tf.string, name=contract.INPUT_TEXT)
 
+#: Rows per model call inside a request to `embed` and `classify`: a request of more texts than this has its texts
+#: ordered by length and run this many at a time, each group padded only to its own longest text, so one long text
+#: no longer makes every row pay for its padding. Outputs come back in request order and equal one whole-request
+#: call's up to float rounding (padding is masked). Encoders whose positions run in parallel (the Transformer,
+#: attention over word vectors) gain from small groups; recurrent ones take their time steps one after another, so
+#: every extra group adds steps, and want larger groups. Chosen by bench/serving_sub_batches.py (docs/SERVING.md).
+SUB_BATCH_PARALLEL = 16
+SUB_BATCH_RECURRENT = 32
+
+
+def sub_batch_for(architecture: str, encoder_config: dict) -> int:
+    """The group size `ServingModule` uses for an encoder (see `SUB_BATCH_PARALLEL`)."""
+    recurrent = architecture != "transformer" and encoder_config.get("rnn_layers", 1) > 0
+    return SUB_BATCH_RECURRENT if recurrent else SUB_BATCH_PARALLEL
+
 
 class ServingModule(tf.Module):
     """Signatures over a model made by `embedder.encoders.build_model` and its preprocessor.
@@ -26,13 +41,16 @@ class ServingModule(tf.Module):
         preprocessor: the `TextPreprocessor` the model was trained with.
         metadata: the JSON-serialisable metadata document returned by the `metadata` signature.
         labels: class names, in the order of the model's probabilities, for models with a head.
+        sub_batch: rows per model call within a request of more texts, after ordering them by length (see
+            `SUB_BATCH_PARALLEL`); None runs each request as one call.
     """
 
-    def __init__(self, model: keras.Model, preprocessor: TextPreprocessor, metadata: dict, labels=None):
+    def __init__(self, model: keras.Model, preprocessor: TextPreprocessor, metadata: dict, labels=None, sub_batch=None):
         super().__init__(name="embedder")
         self.model = model
         self.preprocessor = preprocessor
         self.labels = list(labels) if labels else []
+        self.sub_batch = sub_batch
         self._metadata_json = json.dumps(metadata, sort_keys=True)
         self._labels_tensor = tf.constant(self.labels or [""], dtype=tf.string)
         # Wrapped here rather than decorated: saving traces every tf.function attribute, and `classify` must not
@@ -53,13 +71,41 @@ class ServingModule(tf.Module):
         outputs = self.model(token_ids, training=False)
         return words[:batch], {key: value[:batch] for key, value in outputs.items()}
 
+    def _output(self, text, key):
+        """Output `key` of every text as float32: one model call, or `sub_batch`-row groups of similar length."""
+
+        def whole():
+            _, outputs = self._run(text)
+            return tf.cast(outputs[key], tf.float32)
+
+        if self.sub_batch is None:
+            return whole()
+        batch = tf.shape(text)[0]
+        return tf.cond(batch <= self.sub_batch, whole, lambda: self._by_length(text, key, self.sub_batch))
+
+    def _by_length(self, text, key, size):
+        batch = tf.shape(text)[0]
+        text = tf.concat([text, [""]], axis=0)[: tf.maximum(batch, 1)]  # (N,) with N = max(B, 1), as in _run
+        words = self.preprocessor.words(text)  # (N, (T)) strings
+        order = tf.argsort(words.row_lengths(), stable=True)  # (N,) shortest first
+        words = tf.gather(words, order)  # (N, (T))
+        groups = (tf.shape(text)[0] + size - 1) // size
+
+        def body(i, values):
+            rows = words[i * size : (i + 1) * size]  # (<= size, (T))
+            output = self.model(self.preprocessor.ids(rows), training=False)[key]  # (rows, ...)
+            return i + 1, values.write(i, tf.cast(output, tf.float32))
+
+        values = tf.TensorArray(tf.float32, size=groups, infer_shape=False)
+        _, values = tf.while_loop(lambda i, _: i < groups, body, (tf.constant(0), values))
+        by_length = tf.ensure_shape(values.concat(), [None, *self.model.output[key].shape[1:]])  # (N, ...) by length
+        return tf.gather(by_length, tf.math.invert_permutation(order))[:batch]  # (B, ...) in request order
+
     def _embed(self, text):
-        _, outputs = self._run(text)
-        return {contract.OUTPUT_EMBEDDING: tf.cast(outputs[contract.OUTPUT_EMBEDDING], tf.float32)}  # (B, dim)
+        return {contract.OUTPUT_EMBEDDING: self._output(text, contract.OUTPUT_EMBEDDING)}  # (B, dim)
 
     def _classify(self, text):
-        _, outputs = self._run(text)
-        probabilities = tf.cast(outputs[contract.OUTPUT_PROBABILITIES], tf.float32)  # (B, C)
+        probabilities = self._output(text, contract.OUTPUT_PROBABILITIES)  # (B, C)
         labels = tf.tile(tf.expand_dims(self._labels_tensor, 0), [tf.shape(text)[0], 1])  # (B, C)
         return {contract.OUTPUT_PROBABILITIES: probabilities, contract.OUTPUT_LABELS: labels}
 

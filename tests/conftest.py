@@ -20,10 +20,22 @@ def tiny_vocabulary():
 
 @pytest.fixture(scope="session")
 def exported_models(tmp_path_factory, tiny_vocabulary):
-    """One exported tiny model (with a head) per architecture: {architecture: (embedder, version_dir)}."""
+    """One exported tiny model (with a head) per architecture: {architecture: (embedder, version_dir)}.
+
+    Exported with groups of 2 and 3 rows inside a request (instead of 16 and 32), so that the tests' requests of
+    more texts than that take the serving module's by-length path (see `embedder.serving_module.SUB_BATCH_PARALLEL`).
+    """
+    from unittest import mock
+
+    from embedder import serving_module
+
     base = tmp_path_factory.mktemp("models")
     exported = {}
-    for architecture in ("classic", "structured", "transformer"):
-        embedder = make_tiny_embedder(architecture, tiny_vocabulary)
-        exported[architecture] = (embedder, embedder.export(base / architecture))
+    with (
+        mock.patch.object(serving_module, "SUB_BATCH_PARALLEL", 2),
+        mock.patch.object(serving_module, "SUB_BATCH_RECURRENT", 3),
+    ):
+        for architecture in ("classic", "structured", "transformer"):
+            embedder = make_tiny_embedder(architecture, tiny_vocabulary)
+            exported[architecture] = (embedder, embedder.export(base / architecture))
     return exported

@@ -35,7 +35,7 @@ def test_the_ready_line_is_what_the_server_logs(tiny_server, caplog):
     assert found == [target]
 
 
-def test_shipped_export_is_made_again_when_the_shipped_weights_change(tmp_path, monkeypatch):
+def test_shipped_export_is_made_again_when_the_shipped_weights_or_the_export_code_change(tmp_path, monkeypatch):
     from embedder import pretrained
 
     shipped = {"files": {pretrained.WEIGHTS_FILE: "first weights"}}  # the hash the shipped config records
@@ -54,3 +54,7 @@ def test_shipped_export_is_made_again_when_the_shipped_weights_change(tmp_path, 
     shipped["files"][pretrained.WEIGHTS_FILE] = "re-shipped weights"
     again = serving_common.shipped_export("default", work)
     assert exports == ["default", "default"] and (again / "weights").read_text() == "re-shipped weights"
+    assert serving_common.shipped_export("default", work) == again and len(exports) == 2
+    monkeypatch.setattr(serving_common, "export_code_hash", lambda: "a new serving graph")
+    serving_common.shipped_export("default", work)
+    assert len(exports) == 3
