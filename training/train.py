@@ -238,17 +238,18 @@ def train(
         first_epoch = checkpoint.restore(trainer, optimizer) if resume else 0
     if resume:
         logger.info("resuming after epoch %d", first_epoch)
-    train_input, steps = make_input(
-        strategy, columns, targets, config.batch_size, config.seed, first_epoch, config.epochs
-    )
-    if not config.pairs:
-        dev_input = make_input(
-            strategy, [dev_ids], one_hot(dev_data.labels, labels), config.batch_size, config.seed, shuffle=False
-        )
-        dev = {"validation": dev_input}
-    done_early = checkpoint.state.get("stopped_early", False)
+    # A run that stopped early, or finished its epochs but not its export, only exports when resumed.
+    done = checkpoint.state.get("stopped_early", False) or first_epoch >= config.epochs
     wall = 0.0
-    if not done_early:
+    if not done:
+        train_input, steps = make_input(
+            strategy, columns, targets, config.batch_size, config.seed, first_epoch, config.epochs
+        )
+        if not config.pairs:
+            dev_input = make_input(
+                strategy, [dev_ids], one_hot(dev_data.labels, labels), config.batch_size, config.seed, shuffle=False
+            )
+            dev = {"validation": dev_input}
         wall = run_fit(
             trainer,
             train_input,

@@ -223,3 +223,17 @@ def test_an_embedding_dim_other_than_the_word_vectors_names_both_ways_out(small_
     assert config.encoder["embedding_dim"] != 4
     with pytest.raises(ValueError, match=r"4-dimensional .* leave embedding_dim out, or .*--word-vectors none"):
         train(config, None, work_dir=tmp_path / "run", verbose=0)
+
+
+def test_resuming_a_run_that_finished_its_epochs_but_not_its_export_exports_it(small_keyword_files, tmp_path):
+    # A crash after the last epoch (in the export) left every checkpoint: `--resume` exports the best epoch without
+    # training again (it had refused: "examples make no batch", from a plan of zero epochs).
+    config = keyword_config(small_keyword_files, "transformer", epochs=2)
+    finished = train(config, None, work_dir=tmp_path / "run", verbose=0)
+    assert finished.version_dir is None
+    resumed = train(config, tmp_path / "model", work_dir=tmp_path / "run", resume=True, verbose=0)
+    assert resumed.version_dir == tmp_path / "model" / "1" and (resumed.version_dir / "saved_model.pb").is_file()
+    assert [h["epoch"] for h in resumed.history] == [1, 2] and resumed.wall_time_s == 0
+    assert resumed.best_epoch == finished.best_epoch
+    for mine, theirs in zip(resumed.embedder.encoder.get_weights(), finished.embedder.encoder.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)

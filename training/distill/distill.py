@@ -238,7 +238,7 @@ def distill(
         logger.info("resuming after epoch %d", first_epoch)
 
     wall = 0.0
-    if not checkpoint.state.get("stopped_early"):
+    if not checkpoint.state.get("stopped_early") and first_epoch < config.epochs:  # (a resumed, finished run exports)
         train_input, steps = make_input(
             strategy, [train_ids], train_targets, config.batch_size, config.seed, first_epoch, config.epochs
         )

@@ -121,3 +121,22 @@ def test_resume_of_a_run_stopped_while_the_teacher_ran_starts_its_training(corpu
     )
     assert [h["epoch"] for h in result.history] == [1]
     assert (work_dir / "checkpoints" / "state.json").is_file()
+
+
+def test_resuming_a_distillation_that_finished_its_epochs_but_not_its_export_exports_it(corpus_file, tmp_path):
+    config = tiny_config(corpus_file, tmp_path / "cache", epochs=1)
+    work_dir = tmp_path / "run"
+    finished = distill(config, None, teacher=StandInTeacher(), work_dir=work_dir, verbose=0, show_progress_bar=False)
+    resumed = distill(
+        config,
+        tmp_path / "model",
+        teacher=StandInTeacher(),
+        work_dir=work_dir,
+        resume=True,
+        verbose=0,
+        show_progress_bar=False,
+    )
+    assert (tmp_path / "model" / "1" / "saved_model.pb").is_file() and resumed.wall_time_s == 0
+    assert [h["epoch"] for h in resumed.history] == [1] and resumed.best_epoch == finished.best_epoch
+    for mine, theirs in zip(resumed.embedder.encoder.get_weights(), finished.embedder.encoder.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
