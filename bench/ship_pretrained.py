@@ -50,7 +50,7 @@ def card(name: str, config: dict) -> str:
         f"| `{'/'.join(Path(f).parts[-2:])}` | {role} | `{h}` |" for f, (role, h) in sorted(p["files"].items())
     )
     encoder = ", ".join(f"{k}={v}" for k, v in sorted(config["encoder"].items()))
-    minutes = (result.get("wall_time_s") or 0) / 60
+    minutes = (result.get("fit_seconds_all_epochs") or result.get("wall_time_s") or 0) / 60  # (resumed runs)
     untrained = result.get("untrained_dev_cosine", float("nan"))
     return f"""# `{name}`: {p.get("description", "")}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -97,7 +98,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             "best_checkpoint": None,
             "phase": phase,
             "stopped_early": False,
+            "fit_seconds": 0.0,  # every epoch's, the resumed processes' included (absent: a run from before)
         }
+        self._epoch_start = None
         self._best_weights: list[np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------------ restoring
@@ -137,7 +140,12 @@ class RunCheckpoint(keras.callbacks.Callback):
             return True
         return value > best if self.mode == "max" else value < best
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
+        if "fit_seconds" in self.state and self._epoch_start is not None:
+            self.state["fit_seconds"] += time.perf_counter() - self._epoch_start
         logs = dict(logs or {})
         if self.monitor not in logs:
             raise KeyError(f"The dev score {self.monitor!r} is not among the logged values {sorted(logs)}.")

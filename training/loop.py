@@ -54,7 +54,8 @@ class TrainResult:
         dev_score: that epoch's dev score (the value of ``monitor``).
         monitor: the dev score's name, e.g. "val_accuracy".
         stopped_early: whether early stopping ended the run.
-        wall_time_s: seconds spent in `fit` in this process.
+        wall_time_s: seconds spent in `fit` in this process (``extra["fit_seconds_all_epochs"]``: in every
+            process of a resumed run, when its checkpoints recorded them).
         train_tokens: tokens processed by `fit` in this process (padding excluded).
         extra: anything else worth recording (vocabulary coverage, parameters ...).
     """
@@ -75,6 +76,8 @@ class TrainResult:
         cls, embedder, checkpoint: RunCheckpoint, monitor: str, wall_time_s: float, train_tokens: int, extra: dict
     ) -> TrainResult:
         """The result of a run whose best epoch `checkpoint` has restored (not exported yet)."""
+        if checkpoint.state.get("fit_seconds") is not None:
+            extra = dict(extra, fit_seconds_all_epochs=round(checkpoint.state["fit_seconds"], 3))
         return cls(
             embedder=embedder,
             version_dir=None,

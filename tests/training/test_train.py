@@ -94,12 +94,14 @@ def test_a_resumed_run_keeps_the_encoder_defaults_it_started_with(small_keyword_
     encoder = {k: v for k, v in KEYWORD_ENCODERS["transformer"].items() if k != "intermediate_dim"}
     monkeypatch.setitem(TRAIN_ENCODER_DEFAULTS, "transformer", {"intermediate_dim": 8})
     config = keyword_config(small_keyword_files, "transformer", encoder=encoder, epochs=1)
-    train(config, None, work_dir=tmp_path / "run", verbose=0)
+    first = train(config, None, work_dir=tmp_path / "run", verbose=0)
     monkeypatch.setitem(TRAIN_ENCODER_DEFAULTS, "transformer", {"intermediate_dim": 24})
     upgraded = keyword_config(small_keyword_files, "transformer", encoder=encoder, epochs=2)
     assert upgraded.encoder_arguments()["intermediate_dim"] == 24
     resumed = train(upgraded, None, work_dir=tmp_path / "run", resume=True, verbose=0)
     assert [h["epoch"] for h in resumed.history] == [1, 2]
+    # the training time counts both processes' epochs
+    assert resumed.extra["fit_seconds_all_epochs"] > first.extra["fit_seconds_all_epochs"] > 0
     assert resumed.embedder.encoder.get_config()["intermediate_dim"] == 8
     saved = json.loads((tmp_path / "run" / "config.json").read_text("utf-8"))
     assert saved["encoder_defaults"] == {"intermediate_dim": 8} and saved["epochs"] == 2
@@ -235,5 +237,6 @@ def test_resuming_a_run_that_finished_its_epochs_but_not_its_export_exports_it(s
     assert resumed.version_dir == tmp_path / "model" / "1" and (resumed.version_dir / "saved_model.pb").is_file()
     assert [h["epoch"] for h in resumed.history] == [1, 2] and resumed.wall_time_s == 0
     assert resumed.best_epoch == finished.best_epoch
+    assert resumed.extra["fit_seconds_all_epochs"] == finished.extra["fit_seconds_all_epochs"] > 0
     for mine, theirs in zip(resumed.embedder.encoder.get_weights(), finished.embedder.encoder.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
