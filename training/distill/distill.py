@@ -231,11 +231,14 @@ def distill(
     checkpoint = RunCheckpoint(work_dir / "checkpoints", MONITOR, "max", config.patience)
     first_epoch = checkpoint.restore(trainer, optimizer) if resume else 0
     if first_epoch == 0:
-        extra["untrained_dev_cosine"] = round(
+        # kept in the checkpoint state (written at each epoch's end), so that a resumed run reports it too
+        checkpoint.state["untrained_dev_cosine"] = round(
             float(trainer.evaluate(*dev_input[:1], steps=dev_input[1], verbose=0, return_dict=True)["cosine"]), 4
         )
     else:
         logger.info("resuming after epoch %d", first_epoch)
+    if checkpoint.state.get("untrained_dev_cosine") is not None:
+        extra["untrained_dev_cosine"] = checkpoint.state["untrained_dev_cosine"]
 
     wall = 0.0
     if not checkpoint.state.get("stopped_early") and first_epoch < config.epochs:  # (a resumed, finished run exports)

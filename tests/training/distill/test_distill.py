@@ -138,5 +138,7 @@ def test_resuming_a_distillation_that_finished_its_epochs_but_not_its_export_exp
     )
     assert (tmp_path / "model" / "1" / "saved_model.pb").is_file() and resumed.wall_time_s == 0
     assert [h["epoch"] for h in resumed.history] == [1] and resumed.best_epoch == finished.best_epoch
+    for measure in ("untrained_dev_cosine", "fit_seconds_all_epochs"):  # the run's, not this process's
+        assert resumed.extra[measure] == finished.extra[measure] and finished.extra[measure] is not None
     for mine, theirs in zip(resumed.embedder.encoder.get_weights(), finished.embedder.encoder.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
