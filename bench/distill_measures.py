@@ -151,7 +151,9 @@ class ServedModel:
     Args:
         model_base_path: the model's base path.
         name: the served model name.
-        threads: TensorFlow intra-op threads of the server. Defaults to 2.
+        threads: TensorFlow intra-op threads of the server. Defaults to 2. Inter-op threads are the server's
+            default (one per core), as `make run` serves: groups of similar length inside a request
+            (`embedder.serving_module.SUB_BATCH_PARALLEL`) run side by side on them.
     """
 
     def __init__(self, model_base_path: Path, name: str = "student", threads: int = 2):
@@ -163,7 +165,6 @@ class ServedModel:
             f"--model_base_path={model_base_path}",
             "--file_system_poll_wait_seconds=0",
             f"--tensorflow_intra_op_parallelism={threads}",
-            "--tensorflow_inter_op_parallelism=1",
         )
         self.process, self.target = self.server.process, self.server.target
         from serving.client.embedding_client import EmbeddingClient

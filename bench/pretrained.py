@@ -13,8 +13,8 @@ Stages (each stores its results in the JSON; the baselines need ``.venv-bench``,
   packed with each storage of the embedding table (int8, float16, float32) and of the other weights, so that the
   shipped choice is a measured one.
 - ``speed``: sentences/s on 512 SST-2 test sentences at batch 32 and 128: each shipped model served by
-  ``embedder serve`` (gRPC, 2 threads), then the teacher's settings and Model2Vec (2 threads), alternating in
-  each of ``--rounds`` rounds; medians.
+  ``embedder serve`` (gRPC, 2 intra-op threads, inter-op threads as `make run` serves), then the teacher's
+  settings and Model2Vec (2 threads), alternating in each of ``--rounds`` rounds; medians.
 - ``startup``: import-to-first-vector seconds and peak RSS of a fresh process that imports only TensorFlow and
   loads the export; size on disk of the shipped folder and of the export.
 - ``report``: docs/results/pretrained.json, the table in docs/PRETRAINED.md and each model card, a plot.

@@ -131,7 +131,8 @@ def main() -> int:
             logger.info("%s: %s", name, results[name])
             args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print("| candidate | held-back cosine | STS-B train | TREC dev | SST-2 dev |\n|---|---|---|---|---|")
-    for name, row in results.items():
+    for name in (item.partition("=")[0] for item in args.candidates):  # (the file keeps earlier comparisons too)
+        row = results[name]
         cosine = "–" if row["held_back_cosine"] is None else f"{row['held_back_cosine']:.4f}"
         print(f"| {name} | {cosine} | {row['stsb_train']:.1f} | {row['trec_dev']:.1f} | {row['sst2_dev']:.1f} |")
     return 0
