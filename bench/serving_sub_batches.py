@@ -144,8 +144,11 @@ def main(argv=None) -> int:
 
     import tensorflow as tf
 
-    tf.config.threading.set_inter_op_parallelism_threads(2)
-    tf.config.threading.set_intra_op_parallelism_threads(2)
+    try:  # the 2 cores, as `embedder serve` uses them by default
+        tf.config.threading.set_inter_op_parallelism_threads(2)
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+    except RuntimeError:  # TensorFlow already ran in this process (the tests): it keeps its threads
+        pass
     texts = QUICK_SENTENCES * 4 if args.quick else sentences("dev")[:512]
     request_sizes = (1, 4) if args.quick else REQUEST_SIZES
     sub_batches = (2, 3) if args.quick else SUB_BATCH_SIZES

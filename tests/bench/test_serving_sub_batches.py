@@ -11,6 +11,9 @@ from embedder import serving_module
 
 
 def test_quick_run_measures_every_group_size_and_matches_the_whole_request(tmp_path):
+    import tensorflow as tf
+
+    tf.ones([1]).numpy()  # TensorFlow already running, as after other tests: its threads can no longer be set
     out = tmp_path / "sub.json"
     serving_sub_batches.main(["--quick", "--seconds", "0.2", "--results", str(out), "--doc", ""])
     results = json.loads(out.read_text())
