@@ -185,11 +185,11 @@ class SentenceEmbedder:
         }
 
     def serving_module(self) -> ServingModule:
-        """The `tf.Module` whose functions are the signatures (built once, rebuilt after `reset`)."""
+        """The `tf.Module` whose functions are the signatures, for in-process calls (built once, rebuilt after
+        `reset`). Each call is one model call: `encode` and `classify` already form their batches from
+        length-sorted texts, so the export's in-graph groups (`serving_sub_batch`) would only add tracing time."""
         if self._module is None:
-            self._module = ServingModule(
-                self.model, self.preprocessor, self.metadata(), self.labels, self.serving_sub_batch
-            )
+            self._module = ServingModule(self.model, self.preprocessor, self.metadata(), self.labels)
         return self._module
 
     def reset(self) -> None:

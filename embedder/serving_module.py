@@ -2,7 +2,8 @@
 
 One `tf.Module` holds the text preprocessor and the Keras model; its `tf.function`s are exported as the
 SavedModel's signatures and are also what `SentenceEmbedder` calls in-process, so the served model and the
-in-process one run the same graph.
+in-process one run the same graph (the export's with groups of similar length inside a request, `sub_batch`;
+in-process calls, whose batches are already length-sorted, without).
 """
 
 from __future__ import annotations
