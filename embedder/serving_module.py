@@ -17,6 +17,7 @@ from embedder import contract
 from embedder.text_preprocessor import TextPreprocessor
 
 TEXT_SPEC = tf.TensorSpec(shape=[None], dtype=tf.string, name=contract.INPUT_TEXT)
+IDS_SPEC = tf.TensorSpec(shape=[None, None], dtype=tf.int32, name="token_ids")
 
 #: Rows per model call inside a request to `embed` and `classify`: a request of more texts than this has its texts
 #: ordered by length and run this many at a time, each group padded only to its own longest text, so one long text
@@ -56,11 +57,17 @@ class ServingModule(tf.Module):
         self._labels_tensor = tf.constant(self.labels or [""], dtype=tf.string)
         # Wrapped here rather than decorated: saving traces every tf.function attribute, and `classify` must not
         # exist (nor be traced) for a model without a head.
+        # One traced model call that every signature (and each branch and loop body inside one) calls: the Keras
+        # model is traced once per module instead of once per call site, which is most of an export's time.
+        self.call_model = tf.function(self._call_model, input_signature=[IDS_SPEC])
         self.embed = tf.function(self._embed, input_signature=[TEXT_SPEC])
         self.attention = tf.function(self._attention, input_signature=[TEXT_SPEC])
         self.metadata = tf.function(self._metadata, input_signature=[TEXT_SPEC])
         if self.labels:
             self.classify = tf.function(self._classify, input_signature=[TEXT_SPEC])
+
+    def _call_model(self, token_ids):
+        return self.model(token_ids, training=False)
 
     def _run(self, text):
         # Keras RNN layers fail on an empty batch ("slice index 0 of dimension 0 out of bounds"), and TF Serving
@@ -69,7 +76,7 @@ class ServingModule(tf.Module):
         text = tf.concat([text, [""]], axis=0)[: tf.maximum(batch, 1)]  # (max(B, 1),)
         words = self.preprocessor.words(text)  # (max(B, 1), (T)) strings
         token_ids = self.preprocessor.ids(words)  # (max(B, 1), T) int32
-        outputs = self.model(token_ids, training=False)
+        outputs = self.call_model(token_ids)
         return words[:batch], {key: value[:batch] for key, value in outputs.items()}
 
     def _output(self, text, key):
@@ -94,7 +101,7 @@ class ServingModule(tf.Module):
 
         def body(i, values):
             rows = words[i * size : (i + 1) * size]  # (<= size, (T))
-            output = self.model(self.preprocessor.ids(rows), training=False)[key]  # (rows, ...)
+            output = self.call_model(self.preprocessor.ids(rows))[key]  # (rows, ...)
             return i + 1, values.write(i, tf.cast(output, tf.float32))
 
         values = tf.TensorArray(tf.float32, size=groups, infer_shape=False)
