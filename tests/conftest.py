@@ -39,3 +39,20 @@ def exported_models(tmp_path_factory, tiny_vocabulary):
             embedder = make_tiny_embedder(architecture, tiny_vocabulary)
             exported[architecture] = (embedder, embedder.export(base / architecture))
     return exported
+
+
+@pytest.fixture
+def eager_functions():
+    """Inside the test, every `tf.function` (Keras's training and prediction steps included) runs eagerly.
+
+    For the quick runs of bench scripts, whose subject is the script's bookkeeping: their few steps on tiny models cost
+    less than tracing them (the defaults sweep's quick run: 63 s traced, 16 s eager). The graph-mode paths keep their
+    own tests (tests/training, tests/embedder), which do not use this fixture.
+    """
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(False)

@@ -11,6 +11,7 @@ from bench import attention_keyword
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.usefixtures("eager_functions")
 def test_quick_run_prints_a_row_per_encoder(capsys):
     assert attention_keyword.main(["--quick"]) == 0
     lines = capsys.readouterr().out.splitlines()

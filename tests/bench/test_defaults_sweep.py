@@ -9,6 +9,7 @@ from tests.helpers.keyword_task import keyword_sentences, write_tsv
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("eager_functions")
 def test_quick_sweep_scores_on_a_fixed_holdout_and_resumes(tmp_path):
     folder = tmp_path / "data" / "trec"  # no dev file: the sweep holds out 10 % of train, the same for every run
     folder.mkdir(parents=True)

@@ -12,6 +12,7 @@ from tests.helpers.bench_data import write_bench_data
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.usefixtures("eager_functions")
 def test_quick_run_grows_the_vocabulary_with_the_new_domains_words(tmp_path, capsys):
     data = write_bench_data(tmp_path / "data")  # its sst2 texts use fillers that trec's never do
     out = tmp_path / "new-words.json"

@@ -10,6 +10,7 @@ from tests.helpers.keyword_task import keyword_sentences, write_tsv
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.usefixtures("eager_functions")
 def test_quick_ablation_trains_and_summarises(tmp_path):
     folder = tmp_path / "data" / "trec"
     folder.mkdir(parents=True)

@@ -40,6 +40,7 @@ def test_dev_accuracy_is_high_on_separable_vectors_and_chance_on_noise():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("eager_functions")
 def test_held_back_set_is_the_distill_runs_own(tmp_path):
     # The sentences and teacher vectors rebuilt from an export's run record are the ones the run held back: the
     # export's cosine to the teacher on them is the dev score its run recorded.

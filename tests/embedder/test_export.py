@@ -97,16 +97,16 @@ def test_groups_of_similar_length_give_the_whole_requests_outputs_in_request_ord
     def module(sub_batch):
         return ServingModule(embedder.model, embedder.preprocessor, {}, embedder.labels, sub_batch=sub_batch)
 
-    whole, grouped = module(None), module(2)
+    whole, modules = module(None), {size: module(size) for size in (2, 3)}  # each traced once, as an export is
     for function, key in ((lambda m: m.embed, "embedding"), (lambda m: m.classify, "probabilities")):
         expected = function(whole)(tf.constant(texts))[key].numpy()
         for size in (2, 3):
             for batch in (texts, texts[:size], texts[::-1]):
-                got = function(module(size))(tf.constant(batch))[key].numpy()
+                got = function(modules[size])(tf.constant(batch))[key].numpy()
                 reference = function(whole)(tf.constant(batch))[key].numpy()
                 np.testing.assert_allclose(got, reference, atol=1e-5)
         assert not np.allclose(expected[0], expected[1], atol=1e-3)  # rows differ, so a mix-up would show
-    assert grouped.embed(tf.constant([], tf.string))["embedding"].shape == (0, embedder.embedding_dim)
+    assert modules[2].embed(tf.constant([], tf.string))["embedding"].shape == (0, embedder.embedding_dim)
 
 
 def _parse_saved_model_cli(text: str) -> dict:

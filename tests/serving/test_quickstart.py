@@ -72,6 +72,7 @@ def test_bundled_data_is_the_trec_training_set_with_its_readme():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("eager_functions")
 def test_trains_and_exports_a_model_when_none_is_exported(tmp_path):
     train = tmp_path / "train.tsv"
     train.write_text("\n".join(bundled_training_data().read_text("utf-8").splitlines()[:121]) + "\n")
