@@ -65,7 +65,7 @@ $(SERVING_TF_STAMP):
 
 test-serving-tf-compat: $(STAMP) $(SERVING_TF_STAMP)
 	EMBEDDER_SERVING_TF_PYTHON=$(abspath $(SERVING_TF_VENV))/bin/python TF_CPP_MIN_LOG_LEVEL=3 \
-		$(BIN)/python -m pytest -q -p no:cacheprovider tests/embedder/test_serving_tf_compat.py
+		$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) tests/embedder/test_serving_tf_compat.py
 
 run: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/embedder quickstart
