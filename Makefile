@@ -29,8 +29,7 @@ TEST_WORKERS ?= 2
 
 test: lint
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
-	$(MAKE) --no-print-directory test-client-compat
-	$(MAKE) --no-print-directory test-serving-tf-compat
+	$(MAKE) --no-print-directory -j2 test-client-compat test-serving-tf-compat  # two side venvs, built side by side
 
 # The light client must work under both protobuf majors: the test venv above has 6.x (the Beam extra caps it below
 # 7), and a client-only install gets 7.x. A second, small venv with only the base dependencies (protobuf 7, no
