@@ -122,16 +122,16 @@ def main() -> int:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    candidates = [item.partition("=")[::2] for item in args.candidates]  # (name, export or "")
     results = json.loads(args.results.read_text()) if args.results.is_file() else {}
     with tempfile.TemporaryDirectory() as work:
         held_back = held_back_set(version_dir(args.held_back_of, Path(work))) if args.held_back_of else None
-        for item in args.candidates:
-            name, _, source = item.partition("=")
+        for name, source in candidates:
             results[name] = measure(version_dir(source or name, Path(work)), held_back)
             logger.info("%s: %s", name, results[name])
             args.results.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print("| candidate | held-back cosine | STS-B train | TREC dev | SST-2 dev |\n|---|---|---|---|---|")
-    for name in (item.partition("=")[0] for item in args.candidates):  # (the file keeps earlier comparisons too)
+    for name, _ in candidates:  # only these: the file keeps earlier comparisons too
         row = results[name]
         cosine = "–" if row["held_back_cosine"] is None else f"{row['held_back_cosine']:.4f}"
         print(f"| {name} | {cosine} | {row['stsb_train']:.1f} | {row['trec_dev']:.1f} | {row['sst2_dev']:.1f} |")
