@@ -45,9 +45,9 @@ def exported_models(tmp_path_factory, tiny_vocabulary):
 def eager_functions():
     """Inside the test, every `tf.function` (Keras's training and prediction steps included) runs eagerly.
 
-    For the quick runs of bench scripts, whose subject is the script's bookkeeping: their few steps on tiny models cost
-    less than tracing them (the defaults sweep's quick run: 63 s traced, 16 s eager). The graph-mode paths keep their
-    own tests (tests/training, tests/embedder), which do not use this fixture.
+    For tests whose subject is a script's bookkeeping (the quick runs of bench scripts, the quickstart's training):
+    their few steps on tiny models cost less than tracing them (the defaults sweep's quick run: 63 s traced, 13-20 s
+    eager). The graph-mode paths keep their own tests (tests/training, tests/embedder), which do not use it.
     """
     import tensorflow as tf
 
