@@ -8,7 +8,9 @@ epochs, lr 1e-3 cosine, early stopping on a seeded 10 % hold-out of the training
 Spearman (the selection score) and the STS-B dev Spearman (reported, never used to choose). The objective with the
 best mean hold-out Spearman over the architectures run is the choice (`choose`), and a test holds
 `FinetuneConfig.pair_loss`'s default to it. Beside them, per architecture and seed, `embedder train --pairs` with
-no tuning flags (its own defaults: GloVe-50d, lr 2e-3 cosine, 15 epochs, max length from the texts) on the same
+no tuning flags (its own defaults: the shipped `default`'s word vectors kept fixed since 2026-12-07, GloVe-50d
+before, whose rows the committed result keeps under another name; lr 2e-3 cosine, 15 epochs, max length from the
+texts) on the same
 hold-out: how far the defaults are from the best row, and the STS-B number a new user gets.
 
 Usage:

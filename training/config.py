@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from embedder import contract
 from embedder.validation import check_choice, check_int, check_number, check_rate, invalid
 from training.settings import OPTIMIZERS, SCHEDULES, ExportSettings, ModelSettings, OptimizationSettings, Settings
+from training.word_vectors import GLOVE_50D, PRETRAINED_PREFIX
 
 __all__ = [
     "ARCHITECTURES",
@@ -167,6 +168,18 @@ TRAIN_ENCODER_DEFAULTS = {
     # The choice for `--arch transformer`: 128 wide (feed-forward 256), post-norm, dropout 0.1, at lr 1e-3 (below).
     "transformer": {"dropout": 0.1, "hidden_dim": 128, "intermediate_dim": 256},
 }
+#: The word vectors `embedder train` gives an architecture unless `word_vectors` is set (bench/defaults_sweep.py's
+#: choice for each, on dev): the shipped `default` model's token embedding (40,000 words, 192-d, distilled from
+#: all-MiniLM-L6-v2, kept fixed: see `freeze_word_vectors`) for the classic and structured encoders; GloVe-50d for
+#: the others (the Transformer with the shipped vectors collapsed on SST-2; BiLSTM-max was not swept).
+TRAIN_WORD_VECTORS = {"classic": "pretrained:default", "structured": "pretrained:default"}
+TRAIN_WORD_VECTORS_OTHERWISE = GLOVE_50D
+#: Early-stopping patience `embedder train` gives an architecture unless `patience` is set: 5 for the classic
+#: encoder on the shipped vectors (with 3, one TREC seed of three stopped at epoch 6, its best 3), else 3.
+TRAIN_PATIENCE = {"classic": 5}
+TRAIN_PATIENCE_OTHERWISE = 3
+#: `TrainConfig.word_vectors`' default: the architecture's entry of `TRAIN_WORD_VECTORS`.
+BY_ARCHITECTURE = "by-architecture"
 #: `embedder train`'s peak learning rate, and the architectures whose own sweep chose another.
 TRAIN_LEARNING_RATE = 2e-3
 TRAIN_LEARNING_RATES = {"transformer": 1e-3}
@@ -185,14 +198,20 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
             the structured encoder's 30 hops of 350 units without penalty; see `encoder_arguments`). Defaults to {}.
         max_length: the most tokens read from a text; None reads the training texts' 95th length percentile,
             rounded up to a multiple of 8, within 16-512 (`training.data.max_length_for`). Defaults to None.
-        word_vectors: "glove-50d" (installed with the tf extra), a GloVe-format text file, or None for random
-            vectors. Defaults to "glove-50d".
+        word_vectors: "glove-50d" (installed with the tf extra), "pretrained:NAME" (shipped model NAME's token
+            embedding, e.g. "pretrained:default"), a GloVe-format text file, or None for random vectors. Defaults to
+            `BY_ARCHITECTURE`: `TRAIN_WORD_VECTORS` for the architecture ("pretrained:default" for the classic and
+            structured encoders), else "glove-50d"; the saved settings record the resolved name.
         extend_vocabulary: add up to this many of the vectors' most frequent words that the training texts lack;
             None adds 20000 with word vectors and none without. Defaults to None.
         epochs, learning_rate, schedule, warmup_epochs: see `OptimizationSettings`. Default to 15 (early stopping
-            with `patience` 3 ends most runs sooner), None (`TRAIN_LEARNING_RATES` for the architecture, else
+            ends most runs sooner), None (`TRAIN_LEARNING_RATES` for the architecture, else
             `TRAIN_LEARNING_RATE`, 2e-3; the saved settings record the number), "cosine", 0.5.
-        freeze_word_vectors: keep the pretrained vectors fixed. Defaults to False.
+        patience: see `OptimizationSettings`. None takes `TRAIN_PATIENCE` for the architecture (5 for the classic
+            encoder), else 3; the saved settings record the number. Defaults to None.
+        freeze_word_vectors: keep the pretrained vectors fixed. None keeps a shipped model's ("pretrained:NAME",
+            already distilled for sentences: trained further they overfit within a few epochs) fixed and trains
+            the others (GloVe, a file). Defaults to None.
         chunk_length: read each text as consecutive chunks of this many tokens (below `max_length`), up to
             ``ceil(max_length / chunk_length)`` of them; the encoder reads every chunk as a sentence and the chunk
             vectors are pooled into the text's vector. None reads the first `max_length` tokens as one sequence.
@@ -211,13 +230,14 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
     derives_max_length: ClassVar[bool] = True
 
     max_length: int | None = None
-    word_vectors: str | None = "glove-50d"
+    word_vectors: str | None = BY_ARCHITECTURE
     extend_vocabulary: int | None = None
     epochs: int = 15
     learning_rate: float | None = None
     schedule: str = "cosine"
     warmup_epochs: float = 0.5
-    freeze_word_vectors: bool = False
+    freeze_word_vectors: bool | None = None
+    patience: int | None = None
     chunk_length: int | None = None
     chunk_pooling: str = "attention"
     encoder_defaults: dict[str, Any] | None = None
@@ -226,12 +246,20 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
         if self.learning_rate is None:
             rate = TRAIN_LEARNING_RATES.get(self.architecture, TRAIN_LEARNING_RATE)
             object.__setattr__(self, "learning_rate", rate)
+        if self.patience is None:
+            object.__setattr__(self, "patience", TRAIN_PATIENCE.get(self.architecture, TRAIN_PATIENCE_OTHERWISE))
         if self.encoder_defaults is None:
             object.__setattr__(self, "encoder_defaults", dict(TRAIN_ENCODER_DEFAULTS.get(self.architecture, {})))
         elif not isinstance(self.encoder_defaults, dict):
             raise invalid("encoder_defaults", "a dict of encoder arguments or None", self.encoder_defaults)
         else:  # frozen means frozen: a private copy of the caller's dict
             object.__setattr__(self, "encoder_defaults", dict(self.encoder_defaults))
+        if self.word_vectors == BY_ARCHITECTURE:
+            vectors = TRAIN_WORD_VECTORS.get(self.architecture, TRAIN_WORD_VECTORS_OTHERWISE)
+            object.__setattr__(self, "word_vectors", vectors)
+        if self.freeze_word_vectors is None:
+            shipped = bool(self.word_vectors) and self.word_vectors.startswith(PRETRAINED_PREFIX)
+            object.__setattr__(self, "freeze_word_vectors", shipped)
         if self.extend_vocabulary is None:
             object.__setattr__(self, "extend_vocabulary", EXTEND_WITH_VECTORS if self.word_vectors else 0)
         super().__post_init__()
@@ -314,7 +342,9 @@ class FinetuneConfig(RunConfig, PairSettings):
         if self.new_word_vectors is not None and (
             not isinstance(self.new_word_vectors, str) or not self.new_word_vectors
         ):
-            raise invalid("new_word_vectors", "'glove-50d', a GloVe text file or None", self.new_word_vectors)
+            raise invalid(
+                "new_word_vectors", "'glove-50d', 'pretrained:NAME', a GloVe text file or None", self.new_word_vectors
+            )
         if not self.source:
             raise invalid("source", "a model path", self.source)
         check_int("freeze_epochs", self.freeze_epochs, minimum=0)

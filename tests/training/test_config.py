@@ -89,7 +89,24 @@ def test_finetune_flags_for_new_words():
 
 def test_train_defaults_are_the_swept_ones_and_extension_follows_the_word_vectors():
     config = TrainConfig(architecture="classic", train_path="t.tsv")
-    assert (config.word_vectors, config.extend_vocabulary, config.max_length) == ("glove-50d", 20000, None)
+    assert (config.word_vectors, config.extend_vocabulary, config.max_length) == ("pretrained:default", 20000, None)
+    assert config.freeze_word_vectors  # a shipped model's vectors stay fixed unless asked otherwise
+    chosen = {a: TrainConfig(architecture=a, train_path="t.tsv").word_vectors for a in TrainConfig.architectures}
+    assert chosen == {
+        "classic": "pretrained:default",
+        "structured": "pretrained:default",
+        "transformer": "glove-50d",
+        "bilstm_max": "glove-50d",
+    }
+    glove = TrainConfig(architecture="classic", train_path="t.tsv", word_vectors="glove-50d")
+    assert not glove.freeze_word_vectors and glove.extend_vocabulary == 20000
+    trained = TrainConfig(architecture="classic", train_path="t.tsv", freeze_word_vectors=False)
+    assert (trained.word_vectors, trained.freeze_word_vectors) == ("pretrained:default", False)
+    assert TrainConfig.from_dict(config.to_dict()) == config  # the saved settings hold the resolved values
+    assert config.to_dict()["word_vectors"] == "pretrained:default"
+    patience = {a: TrainConfig(architecture=a, train_path="t.tsv").patience for a in TrainConfig.architectures}
+    assert patience == {"classic": 5, "structured": 3, "transformer": 3, "bilstm_max": 3}
+    assert TrainConfig(architecture="classic", train_path="t.tsv", patience=0).patience == 0  # 0: never stop early
     assert (config.epochs, config.learning_rate, config.schedule, config.warmup_epochs) == (15, 2e-3, "cosine", 0.5)
     random_vectors = TrainConfig(architecture="classic", train_path="t.tsv", word_vectors=None)
     assert random_vectors.extend_vocabulary == 0

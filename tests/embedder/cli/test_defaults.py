@@ -32,7 +32,9 @@ def _shown_default(action: argparse.Action) -> str | None:
 
 
 def _same(shown: str, default) -> bool:
-    if default is None:  # the help describes what None means ("default: all", "default: by suffix")
+    from training.config import BY_ARCHITECTURE
+
+    if default is None or default == BY_ARCHITECTURE:  # the help describes it ("default: all", "default: by suffix")
         return True
     if isinstance(default, float) and not isinstance(default, bool):
         return float(shown) == default
@@ -122,6 +124,24 @@ def test_train_and_finetune_help_shows_the_config_defaults(command):
             assert _same(shown, default_of(config_class, dest)), (dest, shown)
             checked += 1
     assert checked >= (18 if command == "train" else 22)
+
+
+def test_train_help_names_each_architectures_word_vectors_and_patience():
+    from training.config import TRAIN_PATIENCE, TRAIN_PATIENCE_OTHERWISE, TRAIN_WORD_VECTORS, TrainConfig
+
+    actions = _actions("train")
+    word_vectors, patience = actions["word_vectors"].help, actions["patience"].help
+    for architecture in TrainConfig.architectures:
+        config = TrainConfig(architecture=architecture, train_path="t.tsv")
+        if architecture in TRAIN_WORD_VECTORS:  # "pretrained:default for --arch classic and structured"
+            named = rf"{re.escape(config.word_vectors)} for --arch [\w ]*\b{architecture}\b"
+            assert re.search(named, " ".join(word_vectors.split())), (architecture, word_vectors)
+        if architecture in TRAIN_PATIENCE:
+            assert f"{config.patience} for --arch {architecture}" in patience
+        else:
+            assert config.patience == TRAIN_PATIENCE_OTHERWISE
+            assert f"{TRAIN_PATIENCE_OTHERWISE} for the others" in patience
+    assert f"{TrainConfig(architecture='transformer', train_path='t').word_vectors} for the others" in word_vectors
 
 
 def test_choices_are_the_libraries_constants():
