@@ -278,6 +278,12 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
                 self.chunk_length,
             )
 
+    def architecture_defaults(self) -> dict[str, Any]:
+        """The word-vector settings this version gives the architecture when none are set (`TRAIN_WORD_VECTORS`):
+        a resumed run whose settings hold these keeps the ones it started with (`training.loop.prepare_work_dir`)."""
+        word_vectors = TRAIN_WORD_VECTORS.get(self.architecture, TRAIN_WORD_VECTORS_OTHERWISE)
+        return {"word_vectors": word_vectors, "freeze_word_vectors": word_vectors.startswith(PRETRAINED_PREFIX)}
+
     def encoder_arguments(self) -> dict[str, Any]:
         """The encoder's arguments: `encoder` over `encoder_defaults` (`TRAIN_ENCODER_DEFAULTS` when the run began)."""
         return self.encoder_defaults | self.encoder

@@ -130,8 +130,17 @@ def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite:
             raise RunStateError(f"Nothing to resume: {work_dir} holds no checkpoint. Start the run without --resume.")
         saved = type(config).from_saved(json.loads(saved_path.read_text("utf-8")))
         kept = {name: getattr(saved, name) for name in KEPT_ON_RESUME if hasattr(saved, name)}
+        # Settings that this version's defaults filled in (e.g. word vectors chosen anew by a later sweep): the run
+        # goes on with its own, which its checkpoint was trained with.
+        defaults = config.architecture_defaults() if hasattr(config, "architecture_defaults") else {}
+        kept |= {
+            name: getattr(saved, name)
+            for name, value in defaults.items()
+            if getattr(config, name) == value and getattr(saved, name) != value
+        }
         if any(getattr(config, name) != value for name, value in kept.items()):
-            logger.info("resuming with the run's own %s (this version's defaults differ)", ", ".join(kept))
+            changed = [name for name, value in kept.items() if getattr(config, name) != value]
+            logger.info("resuming with the run's own %s (this version's defaults differ)", ", ".join(changed))
             config = dataclasses.replace(config, **kept)
         differences = [d for d in config.differences(saved) if d.split(":")[0] not in RESUMABLE_CHANGES]
         if differences:

@@ -107,6 +107,32 @@ def test_a_resumed_run_keeps_the_encoder_defaults_it_started_with(small_keyword_
     assert saved["encoder_defaults"] == {"intermediate_dim": 8} and saved["epochs"] == 2
 
 
+def test_a_resumed_run_keeps_the_word_vectors_it_started_with(small_keyword_files, tmp_path, monkeypatch, caplog):
+    # A run started when its architecture's default vectors were others (an earlier version) resumes with them when
+    # no flag asks otherwise; an explicit other choice is still refused.
+    from training import config as config_module
+    from training.loop import RunStateError
+
+    words = tmp_path / "words.txt"
+    words.write_text("".join(f"{w} " + " ".join(["0.5"] * 16) + "\n" for w in ("film", "movie", "keyword")), "utf-8")
+    monkeypatch.setitem(config_module.TRAIN_WORD_VECTORS, "classic", str(words))
+    first = keyword_config(small_keyword_files, "classic", epochs=1, word_vectors=config_module.BY_ARCHITECTURE)
+    assert (first.word_vectors, first.freeze_word_vectors) == (str(words), False)
+    train(first, None, work_dir=tmp_path / "run", verbose=0)
+    monkeypatch.setitem(config_module.TRAIN_WORD_VECTORS, "classic", "pretrained:default")  # the upgrade
+    upgraded = keyword_config(small_keyword_files, "classic", epochs=2, word_vectors=config_module.BY_ARCHITECTURE)
+    assert (upgraded.word_vectors, upgraded.freeze_word_vectors) == ("pretrained:default", True)
+    with caplog.at_level("INFO", logger="training.loop"):
+        resumed = train(upgraded, None, work_dir=tmp_path / "run", resume=True, verbose=0)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert "resuming with the run's own word_vectors, freeze_word_vectors" in caplog.text
+    saved = json.loads((tmp_path / "run" / "config.json").read_text("utf-8"))
+    assert (saved["word_vectors"], saved["freeze_word_vectors"], saved["epochs"]) == (str(words), False, 2)
+    with pytest.raises(RunStateError, match="other settings.*word_vectors"):
+        random_vectors = dataclasses.replace(first, word_vectors=None, extend_vocabulary=0)
+        train(random_vectors, None, work_dir=tmp_path / "run", resume=True, verbose=0)
+
+
 def test_a_run_saved_before_encoder_defaults_were_recorded_says_how_to_resume(
     small_keyword_files, tmp_path, monkeypatch
 ):
