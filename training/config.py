@@ -180,6 +180,13 @@ TRAIN_PATIENCE = {"classic": 5}
 TRAIN_PATIENCE_OTHERWISE = 3
 #: `TrainConfig.word_vectors`' default: the architecture's entry of `TRAIN_WORD_VECTORS`.
 BY_ARCHITECTURE = "by-architecture"
+
+
+def _kept_fixed(word_vectors: str | None) -> bool:
+    """`freeze_word_vectors`' default: a shipped model's vectors ("pretrained:NAME") stay fixed, others train."""
+    return bool(word_vectors) and word_vectors.startswith(PRETRAINED_PREFIX)
+
+
 #: `embedder train`'s peak learning rate, and the architectures whose own sweep chose another.
 TRAIN_LEARNING_RATE = 2e-3
 TRAIN_LEARNING_RATES = {"transformer": 1e-3}
@@ -255,11 +262,9 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
         else:  # frozen means frozen: a private copy of the caller's dict
             object.__setattr__(self, "encoder_defaults", dict(self.encoder_defaults))
         if self.word_vectors == BY_ARCHITECTURE:
-            vectors = TRAIN_WORD_VECTORS.get(self.architecture, TRAIN_WORD_VECTORS_OTHERWISE)
-            object.__setattr__(self, "word_vectors", vectors)
+            object.__setattr__(self, "word_vectors", self.version_defaults()["word_vectors"])
         if self.freeze_word_vectors is None:
-            shipped = bool(self.word_vectors) and self.word_vectors.startswith(PRETRAINED_PREFIX)
-            object.__setattr__(self, "freeze_word_vectors", shipped)
+            object.__setattr__(self, "freeze_word_vectors", _kept_fixed(self.word_vectors))
         if self.extend_vocabulary is None:
             object.__setattr__(self, "extend_vocabulary", EXTEND_WITH_VECTORS if self.word_vectors else 0)
         super().__post_init__()
@@ -278,11 +283,10 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
                 self.chunk_length,
             )
 
-    def architecture_defaults(self) -> dict[str, Any]:
-        """The word-vector settings this version gives the architecture when none are set (`TRAIN_WORD_VECTORS`):
-        a resumed run whose settings hold these keeps the ones it started with (`training.loop.prepare_work_dir`)."""
+    def version_defaults(self) -> dict[str, Any]:
+        """The word-vector settings this version gives the architecture when none are set (`TRAIN_WORD_VECTORS`)."""
         word_vectors = TRAIN_WORD_VECTORS.get(self.architecture, TRAIN_WORD_VECTORS_OTHERWISE)
-        return {"word_vectors": word_vectors, "freeze_word_vectors": word_vectors.startswith(PRETRAINED_PREFIX)}
+        return {"word_vectors": word_vectors, "freeze_word_vectors": _kept_fixed(word_vectors)}
 
     def encoder_arguments(self) -> dict[str, Any]:
         """The encoder's arguments: `encoder` over `encoder_defaults` (`TRAIN_ENCODER_DEFAULTS` when the run began)."""

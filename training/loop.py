@@ -132,14 +132,13 @@ def prepare_work_dir(work_dir: Path, config: RunConfig, resume: bool, overwrite:
         kept = {name: getattr(saved, name) for name in KEPT_ON_RESUME if hasattr(saved, name)}
         # Settings that this version's defaults filled in (e.g. word vectors chosen anew by a later sweep): the run
         # goes on with its own, which its checkpoint was trained with.
-        defaults = config.architecture_defaults() if hasattr(config, "architecture_defaults") else {}
         kept |= {
             name: getattr(saved, name)
-            for name, value in defaults.items()
-            if getattr(config, name) == value and getattr(saved, name) != value
+            for name, value in config.version_defaults().items()
+            if getattr(config, name) == value
         }
-        if any(getattr(config, name) != value for name, value in kept.items()):
-            changed = [name for name, value in kept.items() if getattr(config, name) != value]
+        changed = [name for name, value in kept.items() if getattr(config, name) != value]
+        if changed:
             logger.info("resuming with the run's own %s (this version's defaults differ)", ", ".join(changed))
             config = dataclasses.replace(config, **kept)
         differences = [d for d in config.differences(saved) if d.split(":")[0] not in RESUMABLE_CHANGES]

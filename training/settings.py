@@ -62,6 +62,12 @@ class Settings:
         which may predate settings added since: those take what such a run did (`saved_before`)."""
         return cls.from_dict({**cls.saved_before, **values})
 
+    def version_defaults(self) -> dict[str, Any]:
+        """Settings this version fills in by default and a later version may choose anew (name → this version's
+        value): a resumed run whose settings hold these keeps the ones it started with
+        (`training.loop.prepare_work_dir`). None here."""
+        return {}
+
     def differences(self, other: Settings) -> list[str]:
         """Human-readable ``name: mine != theirs`` lines for the settings that differ from `other`."""
         mine, theirs = self.to_dict(), other.to_dict()

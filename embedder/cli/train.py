@@ -66,19 +66,19 @@ def _learning_rate_shown(settings_class: type) -> str:
     return f"default {TRAIN_LEARNING_RATE:g}{special}"
 
 
+def _per_architecture_shown(chosen: dict[str, object], otherwise: object) -> str:
+    """ "default A for --arch x and y, B for the others" for a setting `embedder train` resolves per architecture."""
+    architectures: dict[object, list[str]] = {}
+    for architecture, value in chosen.items():
+        architectures.setdefault(value, []).append(architecture)
+    special = "".join(f"{value} for --arch {' and '.join(names)}, " for value, names in architectures.items())
+    return f"default {special}{otherwise} for the others"
+
+
 def _patience_shown(settings_class: type) -> str:
     if default_of(settings_class, "patience") is not None:
         return _shown(settings_class, "patience")
-    special = "".join(f"{patience} for --arch {arch}, " for arch, patience in TRAIN_PATIENCE.items())
-    return f"default {special}{TRAIN_PATIENCE_OTHERWISE} for the others"
-
-
-def _word_vectors_shown() -> str:
-    chosen = {}
-    for architecture, vectors in TRAIN_WORD_VECTORS.items():
-        chosen.setdefault(vectors, []).append(architecture)
-    special = "".join(f"{vectors} for --arch {' and '.join(names)}, " for vectors, names in chosen.items())
-    return f"default {special}{TRAIN_WORD_VECTORS_OTHERWISE} for the others"
+    return _per_architecture_shown(TRAIN_PATIENCE, TRAIN_PATIENCE_OTHERWISE)
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict:
@@ -207,7 +207,8 @@ def register(subparsers) -> None:
     model.add_argument(
         "--word-vectors",
         help="'glove-50d', 'pretrained:NAME' (a shipped model's token embedding, e.g. pretrained:default), a GloVe "
-        f"text file, or 'none' for random vectors ({_word_vectors_shown()})",
+        "text file, or 'none' for random vectors "
+        f"({_per_architecture_shown(TRAIN_WORD_VECTORS, TRAIN_WORD_VECTORS_OTHERWISE)})",
     )
     model.add_argument(
         "--extend-vocabulary",
