@@ -30,13 +30,6 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-#: Ridge term of the affine map's least-squares fit (relative to the mean squared pretrained value); it only
-#: keeps the fit well-posed when few words are shared.
-MAP_RIDGE = 1e-6
-#: Below this many words known to both the model and the pretrained vectors per map parameter row, no map is
-#: fitted and every new word starts at the [UNK] row.
-MIN_SHARED_PER_DIMENSION = 2
-
 
 @dataclass
 class VocabularyGrowth:
@@ -103,16 +96,6 @@ def frequent_unknown_words(preprocessor, texts: Sequence[str], max_words: int, m
     return sorted(candidates, key=lambda w: (-counts[w], w))[:max_words]
 
 
-def fit_affine_map(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least-squares W ((d + 1) × e) with [source, 1] W ≈ target, and the R² of the fit."""
-    inputs = np.hstack([source, np.ones((len(source), 1))]).astype(np.float64)  # (n, d + 1)
-    ridge = MAP_RIDGE * float(np.mean(inputs**2)) * len(inputs) * np.eye(inputs.shape[1])
-    weights = np.linalg.solve(inputs.T @ inputs + ridge, inputs.T @ target.astype(np.float64))  # (d + 1, e)
-    residual = target - inputs @ weights
-    variance = np.sum((target - target.mean(axis=0)) ** 2)
-    return weights, float(1.0 - np.sum(residual**2) / variance) if variance > 0 else 0.0
-
-
 def new_rows(
     embeddings: np.ndarray, vocabulary: Sequence[str], new_words: Sequence[str], word_vectors=None
 ) -> tuple[np.ndarray, int, float | None]:
@@ -133,23 +116,15 @@ def new_rows(
     rows = np.repeat(embeddings[UNK_ID : UNK_ID + 1], len(new_words), axis=0).astype(np.float32)  # (N, e)
     if word_vectors is None or not len(new_words):
         return rows, 0, None
-    index = {word: i for i, word in enumerate(word_vectors.words)}
-    shared = [(i, index[w]) for i, w in enumerate(vocabulary) if i >= len(RESERVED_TOKENS) and w in index]
-    if len(shared) < MIN_SHARED_PER_DIMENSION * (word_vectors.dim + 1):
-        logger.warning(
-            "only %d vocabulary words have a pretrained vector: too few to map the vectors into the model's "
-            "embedding space; new words start at the [UNK] row",
-            len(shared),
-        )
+    from training.word_vectors import mapped_vectors
+
+    reserved = len(RESERVED_TOKENS)
+    mapped = mapped_vectors(vocabulary[reserved:], embeddings[reserved:], new_words, word_vectors)
+    if mapped is None:
         return rows, 0, None
-    model_ids, vector_ids = (np.array(ids) for ids in zip(*shared))
-    weights, r2 = fit_affine_map(word_vectors.vectors[vector_ids], embeddings[model_ids])
-    found = [(i, index[w]) for i, w in enumerate(new_words) if w in index]
-    if found:
-        positions, vector_ids = (np.array(ids) for ids in zip(*found))
-        vectors = word_vectors.vectors[vector_ids].astype(np.float64)  # (k, d)
-        rows[positions] = (vectors @ weights[:-1] + weights[-1]).astype(np.float32)  # (k, e)
-    return rows, len(found), r2
+    positions, vectors, r2 = mapped
+    rows[positions] = vectors
+    return rows, len(positions), r2
 
 
 def _to_numpy(variable) -> np.ndarray:

@@ -8,7 +8,9 @@ from training.word_vectors import (
     PRETRAINED_PREFIX,
     WordVectors,
     apply_word_vectors,
+    join_word_vectors,
     load_word_vectors,
+    mapped_vectors,
     read_glove_text,
     read_vector_folder,
 )
@@ -25,6 +27,79 @@ def test_embedding_matrix_copies_known_words_and_zeroes_padding():
     np.testing.assert_array_equal(matrix[0], 0)
     assert np.all(matrix[5] != 0)  # unknown words get random vectors
     np.testing.assert_array_equal(matrix, vectors.embedding_matrix(VOCABULARY, seed=0)[0])
+
+
+def _affine_tables(seed=0, shared=40):
+    """A source table of `shared` + 1 words and a target table of its first `shared`, an exact affine map apart."""
+    rng = np.random.default_rng(seed)
+    words = tuple(f"w{i}" for i in range(shared)) + ("extra",)
+    source = rng.standard_normal((shared + 1, 3)).astype(np.float32)
+    transform, bias = rng.standard_normal((3, 5)), rng.standard_normal(5)
+    target = (source[:shared] @ transform + bias).astype(np.float32)
+    return WordVectors(words, source), WordVectors(words[:shared], target), source[shared] @ transform + bias
+
+
+def test_mapped_vectors_recovers_an_affine_map_and_refuses_too_few_shared_words(caplog):
+    source, target, expected = _affine_tables()
+    positions, rows, r2 = mapped_vectors(target.words, target.vectors, ["nowhere", "extra", "w3"], source)
+    assert positions.tolist() == [1, 2] and r2 == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(rows[0], expected, atol=1e-4)
+    np.testing.assert_allclose(rows[1], target.vectors[3], atol=1e-4)
+    few_source, few_target, _ = _affine_tables(shared=7)  # 2 words per parameter row of a 3-d map: 8 needed
+    assert mapped_vectors(few_target.words, few_target.vectors, ["extra"], few_source) is None
+    assert "too few to map" in caplog.text
+
+
+def test_fill_missing_gives_words_the_table_lacks_their_mapped_fallback_vector_at_the_table_s_spread():
+    fallback, table, expected = _affine_tables()
+    vocabulary = ["", "[UNK]", "[EMPTY]", "w0", "extra", "nowhere"]
+    matrix, found = table.embedding_matrix(vocabulary, seed=0)
+    before = matrix.copy()
+    filled, r2 = table.fill_missing(matrix, vocabulary, fallback)
+    assert (found, filled) == (1, 1) and r2 == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_array_equal(np.delete(matrix, 4, axis=0), np.delete(before, 4, axis=0))  # only "extra" moved
+    centre = table.vectors.mean(axis=0)
+    spread = np.median(np.linalg.norm(table.vectors - centre, axis=1))
+    offset, direction = matrix[4] - centre, expected - centre
+    assert np.linalg.norm(offset) == pytest.approx(spread, rel=1e-5)
+    assert offset @ direction / (np.linalg.norm(offset) * np.linalg.norm(direction)) == pytest.approx(1.0, abs=1e-5)
+    few_fallback, few_table, _ = _affine_tables(shared=7)
+    matrix, _ = few_table.embedding_matrix(vocabulary, seed=0)
+    filled, r2 = few_table.fill_missing(matrix, vocabulary, few_fallback)
+    assert filled == 0 and np.isnan(r2)
+
+
+def test_joined_word_vectors_sit_side_by_side_with_mapped_parts_for_words_one_table_lacks(tmp_path):
+    rng = np.random.default_rng(1)
+    shared = [f"w{i}" for i in range(40)]
+    a_source = rng.standard_normal((41, 3))
+    transform, bias = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    a = WordVectors((*shared, "only-a"), a_source.astype(np.float32))
+    b_rows = np.vstack([a_source[:40] @ transform + bias, [[7.0, -7.0]]])  # "only-b": no counterpart in a
+    b = WordVectors((*shared, "only-b"), b_rows.astype(np.float32))
+    joined = join_word_vectors([a, b])
+    assert joined.words == (*shared, "only-a", "only-b") and joined.dim == 5
+    for part in (joined.vectors[:, :3], joined.vectors[:, 3:]):
+        assert np.median(np.linalg.norm(part, axis=1)) == pytest.approx(1.0, rel=1e-5)  # parts weigh alike
+    scale_a = np.linalg.norm(joined.vectors[0, :3]) / np.linalg.norm(a.vectors[0])
+    np.testing.assert_allclose(joined.vectors[:41, :3], a.vectors * scale_a, rtol=1e-4)  # a's own rows, scaled
+    scale_b = np.linalg.norm(joined.vectors[0, 3:]) / np.linalg.norm(b.vectors[0])
+    np.testing.assert_allclose(joined.vectors[:40, 3:], b.vectors[:40] * scale_b, rtol=1e-4)
+    # b's part of "only-a": a's vector carried over by the (exact) map, at b's spread from its mean row
+    centre = b.vectors.mean(axis=0)
+    offset = joined.vectors[40, 3:] / scale_b - centre
+    direction = a_source[40] @ transform + bias - centre
+    assert offset @ direction / (np.linalg.norm(offset) * np.linalg.norm(direction)) == pytest.approx(1.0, abs=1e-5)
+    assert np.linalg.norm(offset) == pytest.approx(np.median(np.linalg.norm(b.vectors - centre, axis=1)), rel=1e-4)
+    assert join_word_vectors([a, b], limit=40).words == (*shared, "only-a")  # b's words among its first 40 only
+    # "A+B" names a join; a file whose name holds "+" is still read as a file
+    for name, table in (("a.txt", a), ("b.txt", b), ("c+d.txt", a)):
+        rows = "".join(f"{w} {' '.join(map(str, v))}\n" for w, v in zip(table.words, table.vectors))
+        (tmp_path / name).write_text(rows, "utf-8")
+    loaded = load_word_vectors(f"{tmp_path / 'a.txt'}+{tmp_path / 'b.txt'}")
+    assert loaded.words == joined.words
+    np.testing.assert_allclose(loaded.vectors, joined.vectors, rtol=1e-4, atol=1e-6)
+    assert load_word_vectors(str(tmp_path / "c+d.txt")).dim == 3
 
 
 def test_glove_text_file(tmp_path):
