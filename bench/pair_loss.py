@@ -8,10 +8,10 @@ epochs, lr 1e-3 cosine, early stopping on a seeded 10 % hold-out of the training
 Spearman (the selection score) and the STS-B dev Spearman (reported, never used to choose). The objective with the
 best mean hold-out Spearman over the architectures run is the choice (`choose`), and a test holds
 `FinetuneConfig.pair_loss`'s default to it. Beside them, per architecture and seed, `embedder train --pairs` with
-no tuning flags (its own defaults: the shipped `default`'s word vectors kept fixed since 2026-12-07, GloVe-50d
-before, whose rows the committed result keeps under another name; lr 2e-3 cosine, 15 epochs, max length from the
-texts) on the same
-hold-out: how far the defaults are from the best row, and the STS-B number a new user gets.
+no tuning flags (its own defaults: for the classic encoder, the shipped `default`'s word vectors and GloVe-50d side
+by side, kept fixed; before that the shipped ones alone, and GloVe-50d before 2026-12-07, whose rows the committed
+result keeps under other names; lr 2e-3 cosine, 15 epochs, max length from the texts) on the same hold-out: how
+far the defaults are from the best row, and the STS-B number a new user gets.
 
 Usage:
     python bench/pair_loss.py                      # classic × {cosine_mse, cosent} × 3 seeds → docs/results/pair-loss.*

