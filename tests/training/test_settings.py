@@ -61,10 +61,11 @@ def test_run_documents_of_the_earlier_version_load_with_the_same_keys_and_defaul
     config = config_from_document(document)
     assert config == fresh
     # same keys and values (plus the settings added since): exports and work dirs compare equal
-    # a train document from before `encoder_defaults` loads with this version's (what resuming it always did)
+    # a train document from before `encoder_defaults` loads with this version's (what resuming it always did), one
+    # from before `fallback_word_vectors` with None (its run left the words its vectors lacked random)
     since = {
         "finetune": {"few_shot_iterations": 0, "pair_loss": "cosine_mse"},
-        "train": {"encoder_defaults": TRAIN_ENCODER_DEFAULTS["structured"]},
+        "train": {"encoder_defaults": TRAIN_ENCODER_DEFAULTS["structured"], "fallback_word_vectors": None},
     }
     added = ADDED_SINCE | since[document["kind"]]
     assert config.to_dict() == {**document["settings"], **added}
