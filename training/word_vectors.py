@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -203,7 +204,16 @@ def read_glove_text(path: str | Path, limit: int | None = None) -> WordVectors:
 def load_word_vectors(name: str) -> WordVectors:
     """``"glove-50d"`` (the packaged GloVe 6B 50-d), ``"pretrained:NAME"`` (shipped model NAME's token embedding,
     e.g. ``"pretrained:default"``: 40,000 words, 192-d, distilled from all-MiniLM-L6-v2), a GloVe text file's
-    path, or several of these joined by ``+`` (side by side, `join_word_vectors`)."""
+    path, or several of these joined by ``+`` (side by side, `join_word_vectors`).
+
+    Tables read from installed packages alone (and joins of them) are kept for the next call in the process (a
+    sweep, a test session), read-only; files are read anew each time."""
+    if all(part == GLOVE_50D or part.startswith(PRETRAINED_PREFIX) for part in name.split(JOIN)):
+        return _packaged_word_vectors(name)
+    return _read_word_vectors(name)
+
+
+def _read_word_vectors(name: str) -> WordVectors:
     if JOIN in name and not Path(name).is_file():
         return join_word_vectors([load_word_vectors(part) for part in name.split(JOIN)])
     if name == GLOVE_50D:
@@ -214,6 +224,13 @@ def load_word_vectors(name: str) -> WordVectors:
         words, vectors = pretrained.word_vectors(name[len(PRETRAINED_PREFIX) :])
         return WordVectors(words, vectors)
     return read_glove_text(name)
+
+
+@functools.lru_cache(maxsize=4)
+def _packaged_word_vectors(name: str) -> WordVectors:
+    vectors = _read_word_vectors(name)
+    vectors.vectors.setflags(write=False)
+    return vectors
 
 
 def apply_word_vectors(encoder, matrix: np.ndarray) -> None:

@@ -166,6 +166,16 @@ def test_shipped_models_token_embeddings_as_word_vectors(name):
     assert cosine("movie", "film") > cosine("movie", "carburetor")
 
 
+def test_packaged_tables_are_read_once_per_process_and_files_each_time(tmp_path):
+    shipped = load_word_vectors("pretrained:default")
+    assert load_word_vectors("pretrained:default") is shipped and not shipped.vectors.flags.writeable
+    path = tmp_path / "words.txt"
+    path.write_text("film 1 2\n", encoding="utf-8")
+    assert load_word_vectors(str(path)).words == ("film",)
+    path.write_text("movie 1 2\n", encoding="utf-8")
+    assert load_word_vectors(str(path)).words == ("movie",)  # a file may change: read anew
+
+
 def test_an_unknown_shipped_model_names_those_that_exist():
     with pytest.raises(ValueError, match=r"one of the shipped models 'default', 'default-fast'.*'nope'"):
         load_word_vectors(PRETRAINED_PREFIX + "nope")
