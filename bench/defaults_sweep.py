@@ -172,6 +172,10 @@ SHIPPED_WORDS_CONFIGS = {
     | SHIPPED_WORDS
     | GLOVE_FALLBACK
     | {"encoder": PAPER_HOPS | {"penalty_coefficient": 0.0}},
+    # Last: the classic choice's side-by-side table for the structured encoder (its gaps left random, its default).
+    "structured: 30 hops x 350, penalty 0, default's + GloVe-50d word vectors (fixed)": STRUCTURED
+    | SHIPPED_WORDS
+    | {"word_vectors": "pretrained:default+glove-50d", "encoder": PAPER_HOPS | {"penalty_coefficient": 0.0}},
 }
 CONFIGS.update(SHIPPED_WORDS_CONFIGS)
 #: The architectures whose `embedder train` defaults the sweep chooses (`TRAIN_ENCODER_DEFAULTS` holds each).

@@ -170,9 +170,10 @@ TRAIN_ENCODER_DEFAULTS = {
 }
 #: The word vectors `embedder train` gives an architecture unless `word_vectors` is set (bench/defaults_sweep.py's
 #: choice for each, on dev): the shipped `default` model's token embedding (40,000 words, 192-d, distilled from
-#: all-MiniLM-L6-v2, kept fixed: see `freeze_word_vectors`) for the classic and structured encoders; GloVe-50d for
-#: the others (the Transformer with the shipped vectors collapsed on SST-2; BiLSTM-max was not swept).
-TRAIN_WORD_VECTORS = {"classic": "pretrained:default+glove-50d", "structured": "pretrained:default"}
+#: all-MiniLM-L6-v2) and GloVe-50d side by side (242-d), kept fixed (see `freeze_word_vectors`), for the classic and
+#: structured encoders; GloVe-50d for the others (the Transformer with the shipped vectors collapsed on SST-2;
+#: BiLSTM-max was not swept).
+TRAIN_WORD_VECTORS = {"classic": "pretrained:default+glove-50d", "structured": "pretrained:default+glove-50d"}
 TRAIN_WORD_VECTORS_OTHERWISE = GLOVE_50D
 #: Where words that the word vectors lack start, per architecture (`fallback_word_vectors`; the sweep's choice):
 #: GloVe-50d, mapped, for the classic encoder; random for the others (the structured encoder's SST-2 runs stopped
@@ -215,8 +216,7 @@ class TrainConfig(RunConfig, ModelSettings, PairSettings):
             embedding, e.g. "pretrained:default"), a GloVe-format text file, several of these joined by "+" (side by
             side, `training.word_vectors.join_word_vectors`), or None for random vectors. Defaults to
             `BY_ARCHITECTURE`: `TRAIN_WORD_VECTORS` for the architecture ("pretrained:default+glove-50d", 242-d, for
-            the classic encoder, "pretrained:default" for the structured one), else "glove-50d"; the saved settings
-            record the resolved name.
+            the classic and structured encoders), else "glove-50d"; the saved settings record the resolved name.
         fallback_word_vectors: where vocabulary words that `word_vectors` lacks get their first vector: "glove-50d"
             (installed with the tf extra; without it, a warning and random vectors), "pretrained:NAME", a GloVe text
             file, or None for random vectors. The fallback's vectors are carried into `word_vectors`' space by the

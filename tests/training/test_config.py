@@ -117,7 +117,7 @@ def test_train_defaults_are_the_swept_ones_and_extension_follows_the_word_vector
     }
     assert chosen == {
         "classic": (joined, "glove-50d"),
-        "structured": ("pretrained:default", None),
+        "structured": (joined, None),
         "transformer": ("glove-50d", None),
         "bilstm_max": ("glove-50d", None),
     }
