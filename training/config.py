@@ -184,6 +184,17 @@ TRAIN_FALLBACK_WORD_VECTORS_OTHERWISE = None
 #: encoder on the shipped vectors (with 3, one TREC seed of three stopped at epoch 6, its best 3), else 3.
 TRAIN_PATIENCE = {"classic": 5}
 TRAIN_PATIENCE_OTHERWISE = 3
+
+
+def per_architecture_named(chosen: dict[str, object], otherwise: object) -> str:
+    """ "A for --arch x and y, B for the others": a setting that `embedder train` resolves per architecture."""
+    architectures: dict[object, list[str]] = {}
+    for architecture, value in chosen.items():
+        architectures.setdefault(value, []).append(architecture)
+    special = "".join(f"{value} for --arch {' and '.join(names)}, " for value, names in architectures.items())
+    return f"{special}{otherwise} for the others"
+
+
 #: `TrainConfig.word_vectors`' default: the architecture's entry of `TRAIN_WORD_VECTORS`.
 BY_ARCHITECTURE = "by-architecture"
 

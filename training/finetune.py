@@ -84,19 +84,10 @@ def _set_penalty(encoder, config: FinetuneConfig) -> None:
 def _grow_vocabulary(encoder, preprocessor, texts: list[str], config: FinetuneConfig):
     """`training.vocabulary_growth.grow_vocabulary` with the run's settings (call inside the strategy's scope)."""
     from training.vocabulary_growth import grow_vocabulary
-    from training.word_vectors import GLOVE_50D, glove_installed, load_word_vectors
+    from training.word_vectors import optional_word_vectors
 
     def vectors():  # loaded only when there are words to add
-        if config.new_word_vectors is None:
-            return None
-        if config.new_word_vectors == GLOVE_50D and not glove_installed():
-            logger.warning(
-                "new words start at the [UNK] row: new_word_vectors=%r needs the optional extra "
-                "pip install 'sentence-embedder[glove]'",
-                GLOVE_50D,
-            )
-            return None
-        return load_word_vectors(config.new_word_vectors)
+        return optional_word_vectors(config.new_word_vectors, "new_word_vectors", "new words start at the [UNK] row")
 
     return grow_vocabulary(encoder, preprocessor, texts, config.new_words, config.new_word_min_count, vectors)
 

@@ -25,7 +25,7 @@ from embedder import contract
 from embedder.precision import dtype_policy
 from training.batching import encode_texts, make_input
 from training.checkpoints import RunCheckpoint
-from training.config import TrainConfig
+from training.config import TRAIN_WORD_VECTORS, TRAIN_WORD_VECTORS_OTHERWISE, TrainConfig, per_architecture_named
 from training.data import (
     LabelledExamples,
     ScoredPairs,
@@ -127,20 +127,12 @@ def _vocabulary(config: TrainConfig, texts, work_dir: Path, resume: bool, vector
 
 def _fallback_vectors(config: TrainConfig):
     """The `fallback_word_vectors`, or None: none asked for, the same as `word_vectors`, or GloVe not installed."""
-    from training.word_vectors import GLOVE_50D, glove_installed, load_word_vectors
+    from training.word_vectors import optional_word_vectors
 
-    name = config.fallback_word_vectors
-    if name is None or name == config.word_vectors:
+    if config.fallback_word_vectors == config.word_vectors:
         return None
-    if name == GLOVE_50D and not glove_installed():
-        logger.warning(
-            "words that %s lacks start random: fallback_word_vectors=%r needs the optional extra "
-            "(pip install 'sentence-embedder[glove]')",
-            config.word_vectors,
-            name,
-        )
-        return None
-    return load_word_vectors(name)
+    without = f"words that {config.word_vectors} lacks start random"
+    return optional_word_vectors(config.fallback_word_vectors, "fallback_word_vectors", without)
 
 
 def train(
@@ -193,8 +185,8 @@ def train(
     else:
         logger.warning(
             "Training without pretrained word vectors: the token embedding starts random. Every measured default "
-            "used them; leave --word-vectors out for the architecture's (pretrained:default for the classic and "
-            "structured encoders, glove-50d for the others)."
+            "used them; leave --word-vectors out for the architecture's (%s).",
+            per_architecture_named(TRAIN_WORD_VECTORS, TRAIN_WORD_VECTORS_OTHERWISE),
         )
     vocabulary = _vocabulary(config, texts, work_dir, resume, vectors)
     max_length = resolve_max_length(config, texts)

