@@ -37,6 +37,8 @@ from training.config import (
     PAIR_LOSSES,
     PRECISIONS,
     SCHEDULES,
+    TRAIN_EPOCHS,
+    TRAIN_EPOCHS_OTHERWISE,
     TRAIN_FALLBACK_WORD_VECTORS,
     TRAIN_FALLBACK_WORD_VECTORS_OTHERWISE,
     TRAIN_LEARNING_RATE,
@@ -73,10 +75,11 @@ def _per_architecture_shown(chosen: dict[str, object], otherwise: object) -> str
     return f"default {per_architecture_named(chosen, otherwise)}"
 
 
-def _patience_shown(settings_class: type) -> str:
-    if default_of(settings_class, "patience") is not None:
-        return _shown(settings_class, "patience")
-    return _per_architecture_shown(TRAIN_PATIENCE, TRAIN_PATIENCE_OTHERWISE)
+def _or_per_architecture(settings_class: type, name: str, chosen: dict[str, object], otherwise: object) -> str:
+    """The default of `name`, or, where `settings_class` resolves it per architecture, each architecture's."""
+    if default_of(settings_class, name) is not None:
+        return _shown(settings_class, name)
+    return _per_architecture_shown(chosen, otherwise)
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict:
@@ -132,7 +135,8 @@ def _add_pair_options(parser: argparse.ArgumentParser) -> None:
 def _add_run_options(parser: argparse.ArgumentParser, settings: type) -> None:
     """The optimisation, hardware and run flags; help shows `settings`' defaults (train and finetune differ)."""
     group = parser.add_argument_group("optimisation")
-    group.add_argument("--epochs", type=int, help=f"most epochs ({_shown(settings, 'epochs')})")
+    epochs_shown = _or_per_architecture(settings, "epochs", TRAIN_EPOCHS, TRAIN_EPOCHS_OTHERWISE)
+    group.add_argument("--epochs", type=int, help=f"most epochs ({epochs_shown})")
     group.add_argument("--batch-size", type=int, help=f"global batch size ({_shown(settings, 'batch_size')})")
     group.add_argument("--optimizer", choices=OPTIMIZERS, help=f"({_shown(settings, 'optimizer')})")
     group.add_argument("--learning-rate", type=float, help=f"peak learning rate ({_learning_rate_shown(settings)})")
@@ -148,7 +152,8 @@ def _add_run_options(parser: argparse.ArgumentParser, settings: type) -> None:
     group.add_argument(
         "--patience",
         type=int,
-        help=f"early stopping patience in epochs; 0 never stops ({_patience_shown(settings)})",
+        help="early stopping patience in epochs; 0 never stops "
+        f"({_or_per_architecture(settings, 'patience', TRAIN_PATIENCE, TRAIN_PATIENCE_OTHERWISE)})",
     )
     group.add_argument("--seed", type=int, help=f"({_shown(settings, 'seed')})")
     group.add_argument("--deterministic", action="store_true", default=None, help="TensorFlow op determinism")

@@ -130,10 +130,15 @@ def test_train_defaults_are_the_swept_ones_and_extension_follows_the_word_vector
     assert (trained.word_vectors, trained.freeze_word_vectors) == (joined, False)
     assert TrainConfig.from_dict(config.to_dict()) == config  # the saved settings hold the resolved values
     assert (config.to_dict()["word_vectors"], config.to_dict()["fallback_word_vectors"]) == (joined, "glove-50d")
-    patience = {a: TrainConfig(architecture=a, train_path="t.tsv").patience for a in TrainConfig.architectures}
-    assert patience == {"classic": 5, "structured": 3, "transformer": 3, "bilstm_max": 3}
+    stopping = {
+        a: (c.epochs, c.patience)
+        for a in TrainConfig.architectures
+        for c in [TrainConfig(architecture=a, train_path="t.tsv")]
+    }
+    assert stopping == {"classic": (25, 5), "structured": (25, 5), "transformer": (15, 3), "bilstm_max": (15, 3)}
     assert TrainConfig(architecture="classic", train_path="t.tsv", patience=0).patience == 0  # 0: never stop early
-    assert (config.epochs, config.learning_rate, config.schedule, config.warmup_epochs) == (15, 2e-3, "cosine", 0.5)
+    assert TrainConfig(architecture="classic", train_path="t.tsv", epochs=3).epochs == 3
+    assert (config.learning_rate, config.schedule, config.warmup_epochs) == (2e-3, "cosine", 0.5)
     random_vectors = TrainConfig(architecture="classic", train_path="t.tsv", word_vectors=None)
     assert random_vectors.extend_vocabulary == 0
     assert TrainConfig.from_dict(config.to_dict()) == config  # the resolved extension round-trips

@@ -43,6 +43,7 @@ TRAIN_DEFAULTS_THEN = dict(
     learning_rate=1e-3,
     schedule="constant",
     warmup_epochs=0.0,
+    patience=3,
 )
 
 
@@ -84,7 +85,7 @@ def test_each_run_keeps_its_own_optimisation_defaults_and_choices():
     distill = DistillConfig(architecture="classic", corpus=("c.txt",), teacher="t")
     assert isinstance(train, OptimizationSettings) and isinstance(distill, OptimizationSettings)
     shared = ("epochs", "batch_size", "schedule", "warmup_epochs", "patience")
-    assert [getattr(train, name) for name in shared] == [15, 32, "cosine", 0.5, 5]  # the sweep's (classic)
+    assert [getattr(train, name) for name in shared] == [25, 32, "cosine", 0.5, 5]  # the sweep's (classic)
     assert [getattr(distill, name) for name in shared] == [5, 128, "cosine", 0.1, 2]
     assert TrainConfig(architecture="classic", train_path="t.tsv", optimizer="sgd").optimizer == "sgd"
     with pytest.raises(ValueError, match=r"`optimizer`, expected one of 'adam', 'adamw'. Received: optimizer='sgd'"):

@@ -126,21 +126,33 @@ def test_train_and_finetune_help_shows_the_config_defaults(command):
     assert checked >= (18 if command == "train" else 22)
 
 
-def test_train_help_names_each_architectures_word_vectors_and_patience():
-    from training.config import TRAIN_PATIENCE, TRAIN_PATIENCE_OTHERWISE, TRAIN_WORD_VECTORS, TrainConfig
+def test_train_help_names_each_architectures_word_vectors_epochs_and_patience():
+    from training.config import (
+        TRAIN_EPOCHS,
+        TRAIN_EPOCHS_OTHERWISE,
+        TRAIN_PATIENCE,
+        TRAIN_PATIENCE_OTHERWISE,
+        TRAIN_WORD_VECTORS,
+        TrainConfig,
+    )
 
     actions = _actions("train")
-    word_vectors, patience = actions["word_vectors"].help, actions["patience"].help
+    word_vectors = actions["word_vectors"].help
     for architecture in TrainConfig.architectures:
         config = TrainConfig(architecture=architecture, train_path="t.tsv")
         if architecture in TRAIN_WORD_VECTORS:  # "pretrained:default for --arch classic and structured"
             named = rf"{re.escape(config.word_vectors)} for --arch [\w ]*\b{architecture}\b"
             assert re.search(named, " ".join(word_vectors.split())), (architecture, word_vectors)
-        if architecture in TRAIN_PATIENCE:
-            assert f"{config.patience} for --arch {architecture}" in patience
-        else:
-            assert config.patience == TRAIN_PATIENCE_OTHERWISE
-            assert f"{TRAIN_PATIENCE_OTHERWISE} for the others" in patience
+        for name, chosen, otherwise in (
+            ("patience", TRAIN_PATIENCE, TRAIN_PATIENCE_OTHERWISE),
+            ("epochs", TRAIN_EPOCHS, TRAIN_EPOCHS_OTHERWISE),
+        ):
+            shown = " ".join(actions[name].help.split())
+            if architecture in chosen:  # "5 for --arch classic and structured"
+                assert re.search(rf"{getattr(config, name)} for --arch [\w ]*\b{architecture}\b", shown), shown
+            else:
+                assert getattr(config, name) == otherwise
+                assert f"{otherwise} for the others" in shown
     assert f"{TrainConfig(architecture='transformer', train_path='t').word_vectors} for the others" in word_vectors
 
 
