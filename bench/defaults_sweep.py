@@ -16,7 +16,9 @@ penalty) on the classic choice, for `embedder train --arch structured`, and `TRA
 encoder's (width, pre-/post-norm, learning rate) for `--arch transformer`; each architecture gets its own choice
 (`choose`), and tests hold `TrainConfig`'s and `TRAIN_ENCODER_DEFAULTS`' values to each. `SHIPPED_WORDS_CONFIGS`,
 added last, give each architecture's choice the shipped models' token embeddings as fixed word vectors
-(`pretrained:default`, `pretrained:default-fast`) instead of GloVe-50d (`TRAIN_WORD_VECTORS` holds the choice).
+(`pretrained:default`, `pretrained:default-fast`) instead of GloVe-50d (`TRAIN_WORD_VECTORS` holds the choice),
+then the two tables side by side, and last the early-stopping patience and the most epochs on them
+(`TRAIN_PATIENCE`, `TRAIN_EPOCHS`).
 Seeds run in the outer loop, so a stopped sweep has every configuration at the same number of seeds; `--resume`
 continues it.
 
