@@ -178,8 +178,9 @@ SHIPPED_WORDS_CONFIGS = {
     "structured: 30 hops x 350, penalty 0, default's + GloVe-50d word vectors (fixed)": STRUCTURED
     | SHIPPED_WORDS
     | {"word_vectors": "pretrained:default+glove-50d", "encoder": PAPER_HOPS | {"penalty_coefficient": 0.0}},
-    # Added after the choice above (2026-12-07): two of the structured choice's three SST-2 runs stopped at epochs 2
-    # and 5 under its patience of 3, and most TREC runs of both choices peaked in their last epochs.
+    # Added after the choice above (2026-12-07): two of the structured choice's three SST-2 runs peaked at epochs 2
+    # and 5 and stopped 3 later under its patience of 3, and most TREC runs of both choices peaked in their last
+    # two epochs.
     "structured: 30 hops x 350, penalty 0, default's + GloVe-50d word vectors (fixed), patience 5": STRUCTURED
     | SHIPPED_WORDS
     | {
