@@ -93,12 +93,26 @@ class WordVectors:
 
         known = set(self.words)
         rows = [i for i, word in enumerate(vocabulary) if i >= len(RESERVED_TOKENS) and word not in known]
-        mapped = mapped_vectors(self.words, self.vectors, [vocabulary[i] for i in rows], fallback)
-        if mapped is None:
-            return 0, float("nan")
-        positions, vectors, r2 = mapped
-        matrix[np.array(rows, dtype=np.int64)[positions]] = _at_spread(self.vectors, vectors).astype(matrix.dtype)
-        return len(positions), r2
+        mapped = _map_rows(self, matrix, rows, vocabulary, fallback)
+        return (0, float("nan")) if mapped is None else (len(mapped[0]), mapped[1])
+
+
+def _map_rows(
+    table: WordVectors, matrix: np.ndarray, rows: Sequence[int], words: Sequence[str], source: WordVectors
+) -> tuple[np.ndarray, float] | None:
+    """Sets the `rows` of `matrix` (in `table`'s space; row i is `words[i]`) that `source` knows to source's vectors,
+    mapped (`mapped_vectors`) and moved to the table's spread (`_at_spread`).
+
+    Returns:
+        ``(filled, r2)``: the rows set and the map's R²; None (nothing set) when no map could be fitted.
+    """
+    mapped = mapped_vectors(table.words, table.vectors, [words[i] for i in rows], source)
+    if mapped is None:
+        return None
+    positions, vectors, r2 = mapped
+    filled = np.array(rows, dtype=np.int64)[positions]
+    matrix[filled] = _at_spread(table.vectors, vectors).astype(matrix.dtype)
+    return filled, r2
 
 
 def _at_spread(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -134,13 +148,10 @@ def join_word_vectors(tables: Sequence[WordVectors], limit: int = JOINED_WORDS) 
         part[known] = table.vectors[[index[words[i]] for i in known]]
         missing = [i for i, word in enumerate(words) if word not in index]
         for other in tables[:number] + tables[number + 1 :]:
-            mapped = mapped_vectors(table.words, table.vectors, [words[i] for i in missing], other) if missing else None
-            if mapped is None:
-                continue
-            positions, rows, _ = mapped
-            part[np.array(missing, dtype=np.int64)[positions]] = _at_spread(table.vectors, rows)
-            filled = set(positions.tolist())
-            missing = [i for j, i in enumerate(missing) if j not in filled]
+            mapped = _map_rows(table, part, missing, words, other) if missing else None
+            if mapped is not None:
+                filled = set(mapped[0].tolist())
+                missing = [i for i in missing if i not in filled]
         parts.append(part / max(float(np.median(np.linalg.norm(part, axis=1))), 1e-12))
     return WordVectors(tuple(words), np.hstack(parts))
 
