@@ -1,0 +1,170 @@
+"""20 Newsgroups with `embedder train`'s default flags: each document read whole or as chunks (issue 13, item 5).
+
+`embedder train` sets `max_length` from the training texts' 95th length percentile, which on 20ng is 512 tokens
+(its cap), so a default run already reads all of 95 % of the documents. This script measures that run beside the
+same command with `--chunk-length 64` (8 chunks of 64 tokens, each encoded as a sentence, attention over the chunk
+vectors: `DocumentChunker` and `ChunkPooling`), and the TF-IDF floor of docs/RESULTS.md in the same run
+(`compare.tfidf_floor`). Each configuration is the exact `embedder train` command a user runs (dev: the command's
+own 10 % hold-out of the training file), then `embedder evaluate ... --json` on the test file, which is never used
+to choose anything.
+
+Each run keeps its model and checkpoints under `--work` (`<name>[-s<seed>]` and `work-<name>[-s<seed>]`), so an
+interrupted run resumes (`embedder train --resume`) and a finished one is only evaluated; rows already in the
+JSON are skipped. A run takes about an hour on the 2-core machine, so seeds are few: the table says how many.
+
+Usage:
+    python bench/long_documents.py --seeds 1                 # → docs/results/long-documents.json
+    python bench/long_documents.py --configs "classic, 8 chunks x 64" --seeds 1
+    python bench/long_documents.py --render                  # → docs/results/long-documents.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.defaults_sweep import TEST_TARGETS, load, save_row  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "20ng"
+OUTPUT = ROOT / "docs" / "results" / "long-documents.json"
+TFIDF = "TF-IDF + logistic regression (floor)"
+#: name → (folder name under --work, `embedder train` flags besides --train, --out, --work-dir and --seed).
+CONFIGS = {
+    "classic, whole (default flags: 512 tokens)": ("classic", ["--arch", "classic"]),
+    "classic, 8 chunks x 64 (--chunk-length 64)": ("classic-chunk64", ["--arch", "classic", "--chunk-length", "64"]),
+    "structured, whole (default flags: 512 tokens)": ("structured", ["--arch", "structured"]),
+}
+
+
+def embedder_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "embedder", *arguments]
+
+
+def run_one(name: str, seed: int, data: Path, work: Path) -> dict:
+    """Trains (or resumes, or reuses) one configuration's run and scores its export on the test file."""
+    folder, flags = CONFIGS[name]
+    suffix = "" if seed == 0 else f"-s{seed}"
+    out, work_dir = work / f"{folder}{suffix}", work / f"work-{folder}{suffix}"
+    train = ["train", *flags, "--train", str(data / "train.tsv"), "--out", str(out), "--work-dir", str(work_dir)]
+    train += ["--seed", str(seed), "--quiet"]
+    exported = sorted(p for p in out.glob("[0-9]*") if (p / "saved_model.pb").is_file()) if out.is_dir() else []
+    if not exported:
+        resume = ["--resume"] if (work_dir / "run_state.json").is_file() or any(work_dir.glob("*")) else []
+        subprocess.run(embedder_command(*train, *resume), check=True)
+        exported = sorted(p for p in out.glob("[0-9]*") if (p / "saved_model.pb").is_file())
+    version = exported[-1]
+    run = json.loads((version / "assets.extra" / "run_config.json").read_text("utf-8"))["result"]
+    evaluated = subprocess.run(
+        embedder_command("evaluate", str(version), str(data / "test.tsv"), "--json"),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    scores = json.loads(evaluated.stdout)
+    return {
+        "dataset": "20ng",
+        "config": name,
+        "seed": seed,
+        "command": "embedder " + " ".join(train),
+        "test_accuracy": scores["accuracy"],
+        "test_macro_f1": scores["macro_f1"],
+        "dev_accuracy": run["dev_score"],
+        "best_epoch": run["best_epoch"],
+        "epochs_run": run["epochs_run"],
+        "max_length": run["max_length"],
+        "train_wall_s": run["fit_seconds_all_epochs"],
+        "parameters": run["parameters"],
+    }
+
+
+def tfidf_row(data: Path) -> dict:
+    """The floor as docs/RESULTS.md measures it (fitted on the whole training file, scored on test), and its dev
+    accuracy when fitted on the rest of the hold-out `embedder train` carves with seed 0 (the runs' dev set)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from bench.compare import TFIDF_C, tfidf_floor, tfidf_vectorizer
+    from training.data import read_labelled, split_holdout
+
+    row = {
+        k: v for k, v in tfidf_floor({"train": data / "train.tsv", "test": data / "test.tsv"}).items() if k[0] != "_"
+    }
+    rest, dev = split_holdout(read_labelled(data / "train.tsv"), 0.1, seed=0)
+    vectorizer = tfidf_vectorizer()
+    model = LogisticRegression(C=TFIDF_C, max_iter=2000).fit(vectorizer.fit_transform(rest.texts), rest.labels)
+    dev_accuracy = float((model.predict(vectorizer.transform(dev.texts)) == list(dev.labels)).mean())
+    return {"dataset": "20ng", **row, "config": TFIDF, "dev_accuracy": dev_accuracy}
+
+
+def render(path: Path) -> str:
+    document = load(path)
+    rows = document["rows"]
+    lines = [
+        "# 20 Newsgroups: whole documents or chunks, `embedder train`'s default flags (test accuracy)",
+        "",
+        f"{', '.join(f'`{c}`' for c in document.get('commands', [document['command']]))} on {document['machine']}. "
+        "Each run's own `embedder train` command is in the JSON. Dev: the 10 % hold-out of the training file that "
+        "`embedder train` carves with the run's seed (the floor's: fitted on the rest, seed 0's).",
+        "",
+        "| configuration | seeds | test accuracy % | macro-F1 | dev accuracy % | best epoch / run | train s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.mean(values):.1f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.1f}"
+
+    for name in sorted(dict.fromkeys(r["config"] for r in rows), key=lambda name: name != TFIDF):  # the floor first
+        mine = [r for r in rows if r["config"] == name]
+        test = spread([100 * r["test_accuracy"] for r in mine])
+        wall = statistics.mean(r["train_wall_s"] for r in mine)
+        dev = spread([100 * r["dev_accuracy"] for r in mine])
+        if name == TFIDF:
+            lines.append(f"| {name} | {len(mine)} | {test} | – | {dev} | – | {wall:.0f} |")
+            continue
+        f1 = statistics.mean(r["test_macro_f1"] for r in mine)
+        epochs = ", ".join(f"{r['best_epoch']}/{r['epochs_run']}" for r in mine)
+        lines.append(f"| {name} | {len(mine)} | {test} | {f1:.3f} | {dev} | {epochs} | {wall:.0f} |")
+    lines += ["", f"Issue 13's target: {TEST_TARGETS['20ng']:.1f} (mean of 3 seeds); at least above the TF-IDF floor."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--data", type=Path, default=DATA, help="folder with train.tsv and test.tsv")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "20ng", help="models and checkpoints")
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    parser.add_argument("--no-tfidf", action="store_true", help="leave out the TF-IDF floor")
+    parser.add_argument("--render", action="store_true", help="write the table (OUT with .md) and exit")
+    args = parser.parse_args(argv)
+    if not args.render:
+        command = "python bench/long_documents.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+        header = {"command": command, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+        done = {(r["config"], r["seed"]) for r in load(args.out)["rows"]}
+        if not args.no_tfidf and (TFIDF, 0) not in done:
+            save_row(args.out, tfidf_row(args.data), header)
+        for seed in range(args.seeds):
+            for name in args.configs:
+                if (name, seed) not in done:
+                    row = run_one(name, seed, args.data, args.work)
+                    print(f"{name} | seed {seed}: test {100 * row['test_accuracy']:.1f}", flush=True)
+                    save_row(args.out, row, header)
+    table = render(args.out)
+    args.out.with_suffix(".md").write_text(table, "utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
