@@ -51,6 +51,11 @@ def embedder_command(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "embedder", *arguments]
 
 
+def shown(argument: str) -> str:
+    """A path argument relative to the checkout (as run from its root), anything else as it is."""
+    return os.path.relpath(argument, ROOT) if os.path.isabs(argument) else argument
+
+
 def run_one(name: str, seed: int, data: Path, work: Path) -> dict:
     """Trains (or resumes, or reuses) one configuration's run and scores its export on the test file."""
     folder, flags = CONFIGS[name]
@@ -76,7 +81,7 @@ def run_one(name: str, seed: int, data: Path, work: Path) -> dict:
         "dataset": "20ng",
         "config": name,
         "seed": seed,
-        "command": "embedder " + " ".join(train),
+        "command": "embedder " + " ".join(shown(argument) for argument in train),
         "test_accuracy": scores["accuracy"],
         "test_macro_f1": scores["macro_f1"],
         "dev_accuracy": run["dev_score"],

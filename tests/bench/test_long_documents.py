@@ -53,3 +53,12 @@ def test_the_committed_result_is_rendered_and_each_run_is_its_configurations_com
         assert run["command"].startswith("embedder train " + " ".join(flags) + " --train ")
         assert f"--seed {run['seed']}" in run["command"]
         assert run["max_length"] == 512  # the 95th length percentile of 20ng's training texts, the cap
+
+
+def test_the_training_guide_quotes_the_committed_test_accuracies():
+    document = json.loads(long_documents.OUTPUT.read_text())
+    guide = (long_documents.ROOT / "docs" / "TRAINING.md").read_text("utf-8")
+    paragraph = guide.split("**Measured on 20 Newsgroups**", 1)[1].split("\n\n", 1)[0]
+    for name in {r["config"] for r in document["rows"]}:
+        scores = [100 * r["test_accuracy"] for r in document["rows"] if r["config"] == name]
+        assert f"{sum(scores) / len(scores):.1f}" in paragraph, name
