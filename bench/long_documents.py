@@ -1,12 +1,12 @@
 """20 Newsgroups with `embedder train`'s default flags: each document read whole or as chunks (issue 13, item 5).
 
 `embedder train` sets `max_length` from the training texts' 95th length percentile, which on 20ng is 512 tokens
-(its cap), so a default run already reads all of 95 % of the documents. This script measures that run beside the
-same command with `--chunk-length 64` (8 chunks of 64 tokens, each encoded as a sentence, attention over the chunk
-vectors: `DocumentChunker` and `ChunkPooling`), and the TF-IDF floor of docs/RESULTS.md in the same run
-(`compare.tfidf_floor`). Each configuration is the exact `embedder train` command a user runs (dev: the command's
-own 10 % hold-out of the training file), then `embedder evaluate ... --json` on the test file, which is never used
-to choose anything.
+(its cap), so a default run already reads all of 95 % of the documents. This script measures that run for the
+classic and the structured encoder, the classic one's with `--chunk-length 64` (8 chunks of 64 tokens, each encoded
+as a sentence, attention over the chunk vectors: `DocumentChunker` and `ChunkPooling`), and the TF-IDF floor of
+docs/RESULTS.md in the same run (`compare.tfidf_floor`). Each configuration is the exact `embedder train` command
+a user runs (dev: the command's own 10 % hold-out of the training file), then `embedder evaluate ... --json` on the
+test file, which is never used to choose anything.
 
 Each run keeps its model and checkpoints under `--work` (`<name>[-s<seed>]` and `work-<name>[-s<seed>]`), so an
 interrupted run resumes (`embedder train --resume`) and a finished one is only evaluated; rows already in the
@@ -14,7 +14,7 @@ JSON are skipped. A run takes about an hour on the 2-core machine, so seeds are 
 
 Usage:
     python bench/long_documents.py --seeds 1                 # → docs/results/long-documents.json
-    python bench/long_documents.py --configs "classic, 8 chunks x 64" --seeds 1
+    python bench/long_documents.py --configs "classic, 8 chunks x 64 (--chunk-length 64)" --seeds 3 --no-tfidf
     python bench/long_documents.py --render                  # → docs/results/long-documents.md
 """
 
@@ -65,7 +65,7 @@ def run_one(name: str, seed: int, data: Path, work: Path) -> dict:
     train += ["--seed", str(seed), "--quiet"]
     exported = sorted(p for p in out.glob("[0-9]*") if (p / "saved_model.pb").is_file()) if out.is_dir() else []
     if not exported:
-        resume = ["--resume"] if (work_dir / "run_state.json").is_file() or any(work_dir.glob("*")) else []
+        resume = ["--resume"] if work_dir.is_dir() and any(work_dir.iterdir()) else []  # an interrupted run
         subprocess.run(embedder_command(*train, *resume), check=True)
         exported = sorted(p for p in out.glob("[0-9]*") if (p / "saved_model.pb").is_file())
     version = exported[-1]

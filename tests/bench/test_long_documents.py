@@ -47,7 +47,7 @@ def test_the_committed_result_is_rendered_and_each_run_is_its_configurations_com
     document = json.loads(long_documents.OUTPUT.read_text())
     assert long_documents.OUTPUT.with_suffix(".md").read_text() == long_documents.render(long_documents.OUTPUT)
     runs = [r for r in document["rows"] if r["config"] != long_documents.TFIDF]
-    assert runs and len(runs) < len(document["rows"])  # the floor was measured in the same run
+    assert runs and len(runs) < len(document["rows"])  # the floor, measured by the same script
     for run in runs:
         _, flags = long_documents.CONFIGS[run["config"]]
         assert run["command"].startswith("embedder train " + " ".join(flags) + " --train ")
