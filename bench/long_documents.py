@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.defaults_sweep import TEST_TARGETS, load, save_row  # noqa: E402
+from embedder.versions import numeric_versions, resolve_version_dir  # noqa: E402
+from training.checkpoints import read_state  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "20ng"
 OUTPUT = ROOT / "docs" / "results" / "long-documents.json"
@@ -63,12 +65,12 @@ def run_one(name: str, seed: int, data: Path, work: Path) -> dict:
     out, work_dir = work / f"{folder}{suffix}", work / f"work-{folder}{suffix}"
     train = ["train", *flags, "--train", str(data / "train.tsv"), "--out", str(out), "--work-dir", str(work_dir)]
     train += ["--seed", str(seed), "--quiet"]
-    exported = sorted(p for p in out.glob("[0-9]*") if (p / "saved_model.pb").is_file()) if out.is_dir() else []
-    if not exported:
-        resume = ["--resume"] if work_dir.is_dir() and any(work_dir.iterdir()) else []  # an interrupted run
-        subprocess.run(embedder_command(*train, *resume), check=True)
-        exported = sorted(p for p in out.glob("[0-9]*") if (p / "saved_model.pb").is_file())
-    version = exported[-1]
+    if not numeric_versions(out):  # exports are atomic: a numeric version is a finished run
+        # As `embedder train` decides (`training.loop.prepare_work_dir`): a checkpoint is resumed; settings saved
+        # by a run stopped before its first epoch hold nothing to keep.
+        restart = ["--resume"] if read_state(work_dir / "checkpoints") is not None else ["--overwrite"]
+        subprocess.run(embedder_command(*train, *restart), check=True)
+    version = resolve_version_dir(out)
     run = json.loads((version / "assets.extra" / "run_config.json").read_text("utf-8"))["result"]
     evaluated = subprocess.run(
         embedder_command("evaluate", str(version), str(data / "test.tsv"), "--json"),
