@@ -1,4 +1,4 @@
-"""20 Newsgroups with `embedder train`'s default flags: each document read whole or as chunks (issue 13, item 5).
+"""20 Newsgroups with `embedder train`: documents whole or in chunks, and a larger vocabulary (issue 13, item 5).
 
 `embedder train` sets `max_length` from the training texts' 95th length percentile, which on 20ng is 512 tokens
 (its cap), so a default run already reads all of 95 % of the documents. This script measures that run for the
