@@ -120,17 +120,14 @@ def unknown_share(version: Path, test: Path) -> float:
 def tfidf_row(data: Path) -> dict:
     """The floor as docs/RESULTS.md measures it (fitted on the whole training file, scored on test), and its dev
     accuracy when fitted on the rest of the hold-out `embedder train` carves with seed 0 (the runs' dev set)."""
-    from sklearn.linear_model import LogisticRegression
-
-    from bench.compare import TFIDF_C, tfidf_floor, tfidf_vectorizer
+    from bench.compare import fit_tfidf_floor, tfidf_floor
     from training.data import read_labelled, split_holdout
 
     row = {
         k: v for k, v in tfidf_floor({"train": data / "train.tsv", "test": data / "test.tsv"}).items() if k[0] != "_"
     }
     rest, dev = split_holdout(read_labelled(data / "train.tsv"), 0.1, seed=0)
-    vectorizer = tfidf_vectorizer()
-    model = LogisticRegression(C=TFIDF_C, max_iter=2000).fit(vectorizer.fit_transform(rest.texts), rest.labels)
+    vectorizer, model = fit_tfidf_floor(rest.texts, rest.labels)
     dev_accuracy = float((model.predict(vectorizer.transform(dev.texts)) == list(dev.labels)).mean())
     return {"dataset": "20ng", **row, "config": TFIDF, "dev_accuracy": dev_accuracy}
 
